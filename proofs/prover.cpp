@@ -1,0 +1,304 @@
+// The obligation driver behind `fsmc prove`: for each machine it runs the cheapest engine that
+// can settle each obligation (1-induction of the invariant conjunction, plain SAT for guard
+// overlaps, BMC witnesses for reachability) and falls back to Spacer for unbounded answers,
+// then writes the report. Z3 errors are caught here and reported as failures.
+#include "prover.h"
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "encode.h"
+#include "engines.h"
+
+namespace fsm::proofs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", s);
+  return buf;
+}
+
+// One reported obligation.
+struct Line {
+  bool ok = false;
+  std::string what;    // "invariant tries_bounded"
+  std::string method;  // "k-induction", "spacer", "bmc, 3 steps", ...
+  double secs = 0;
+  std::vector<std::string> details;  // indented lines below (counterexamples)
+};
+
+struct Tally {
+  uint32_t ok = 0, total = 0;
+  void add(bool good) { ++total; ok += good ? 1 : 0; }
+  std::string str() const { return std::to_string(ok) + "/" + std::to_string(total); }
+};
+
+class MachineProver {
+ public:
+  MachineProver(const ir::Machine& m, const Options& opt) : m_(m), opt_(opt), enc_(ctx_, m) {}
+
+  // Runs every obligation; returns true iff all hold. Appends the machine's report to `out`.
+  bool run(std::string& out) {
+    Clock::time_point t0 = Clock::now();
+    out += "machine " + m_.name + " (" + m_.spec_path + ")\n";
+    bool error = false;
+    try {
+      invariants();
+      guards();
+      reachability();
+    } catch (const z3::exception& e) {
+      error = true;
+      lines_.push_back({false, "error: z3: " + std::string(e.msg()), "", 0, {}});
+    } catch (const std::exception& e) {
+      error = true;
+      lines_.push_back({false, "error: " + std::string(e.what()), "", 0, {}});
+    }
+    bool all = !error && inv_.ok == inv_.total && states_.ok == states_.total && goals_.ok == goals_.total &&
+               pairs_.ok == pairs_.total;
+    for (const Line& l : lines_) {
+      std::string what = l.what;
+      if (what.size() < 40) what.resize(40, ' ');
+      out += std::string("  ") + (l.ok ? "proved   " : "FAILED   ") + what;
+      if (!l.method.empty()) out += " [" + l.method + "] " + seconds(l.secs);
+      out += "\n";
+      for (const std::string& d : l.details) out += "    " + d + "\n";
+    }
+    out += "summary " + m_.name + ": " + inv_.str() + " invariants, " + states_.str() + " states reachable, " +
+           goals_.str() + " goals, " + pairs_.str() + " guard pairs exclusive, " + (all ? "proved" : "FAILED") +
+           ", " + seconds(since(t0)) + "\n";
+    return all;
+  }
+
+ private:
+  Bmc& bmc() {
+    if (!bmc_) {
+      bmc_.emplace(enc_, opt_.timeout_ms);
+      for (const Claim* k : known()) bmc_->assume(*k);
+    }
+    return *bmc_;
+  }
+
+  // Appends the shortest trace from the initial state into `target`, or says there is none.
+  void explain(Line& l, const Target& target, bool show_event) {
+    bool gave_up = false;
+    std::vector<std::optional<Bmc::Witness>> w = bmc().search({target}, opt_.bmc_depth, gave_up);
+    if (!w[0]) {
+      l.details.push_back(gave_up ? "no counterexample found: bounded search timed out"
+                                  : "no counterexample within " + std::to_string(opt_.bmc_depth) + " steps");
+      return;
+    }
+    l.details.push_back("counterexample (" + std::to_string(w[0]->steps) + " steps):");
+    for (size_t i = 0; i < w[0]->trace.size(); ++i)
+      l.details.push_back("  " + std::to_string(i + 1) + ". " + w[0]->trace[i]);
+    l.details.push_back("state: " + w[0]->state);
+    if (show_event) l.details.push_back("event: " + w[0]->input);
+  }
+
+  void mark_proven(size_t i) {
+    proven_[i] = true;
+    if (bmc_) bmc_->assume(claims_[i]);
+  }
+
+  std::vector<const Claim*> known() const {
+    std::vector<const Claim*> k;
+    for (size_t i = 0; i < claims_.size(); ++i)
+      if (proven_[i]) k.push_back(&claims_[i]);
+    return k;
+  }
+
+  void invariants() {
+    claims_ = enc_.claims();
+    proven_.assign(claims_.size(), false);
+    Clock::time_point t0 = Clock::now();
+    std::vector<bool> init = hold_initially(enc_, claims_, opt_.timeout_ms);
+    std::vector<size_t> cand;
+    for (size_t i = 0; i < claims_.size(); ++i)
+      if (init[i]) cand.push_back(i);
+    bool complete = true;
+    for (size_t i : inductive_subset(enc_, claims_, cand, opt_.timeout_ms, complete)) mark_proven(i);
+    double ind_secs = since(t0);
+
+    for (size_t i = 0; i < claims_.size(); ++i) {
+      const Claim& cl = claims_[i];
+      if (cl.kind == Claim::Kind::Helper) continue;
+      Line l;
+      l.what = "invariant " + cl.name;
+      Target violated = [&cl](const Frame& s, const Input&) { return !cl.pred(s); };
+      if (!init[i]) {
+        l.method = "initial state";
+        explain(l, violated, false);
+      } else if (proven_[i]) {
+        l.ok = true;
+        l.method = "k-induction";
+        l.secs = ind_secs;
+      } else {
+        Clock::time_point t1 = Clock::now();
+        Answer a = pdr_reachable(enc_, violated, known(), opt_.timeout_ms);
+        l.secs = since(t1);
+        l.method = "spacer";
+        if (a == Answer::No) {
+          l.ok = true;
+          mark_proven(i);
+        } else {
+          if (a == Answer::Unknown) l.method = "spacer: unknown, time limit " + std::to_string(opt_.timeout_ms) + " ms";
+          explain(l, violated, false);
+        }
+      }
+      inv_.add(l.ok);
+      lines_.push_back(std::move(l));
+    }
+  }
+
+  void guards() {
+    Frame s = enc_.make_frame("g.");
+    Input in = enc_.make_input("g.in.");
+    z3::solver sol(ctx_);
+    configure(sol, opt_.timeout_ms);
+    sol.add(enc_.input_ok(in));
+    for (const Claim* k : known()) sol.add(k->pred(s));
+    for (uint32_t st = 0; st < m_.states.size(); ++st) {
+      for (uint32_t ev = 0; ev < m_.events.size(); ++ev) {
+        const ir::Handler& h = m_.handler(st, ev);
+        if (h.kind != ir::HandlerKind::Handle) continue;
+        for (size_t i = 0; i < h.transitions.size(); ++i) {
+          for (size_t j = i + 1; j < h.transitions.size(); ++j) pair(sol, st, ev, h.transitions[i], h.transitions[j], s, in);
+        }
+      }
+    }
+  }
+
+  void pair(z3::solver& sol, uint32_t st, uint32_t ev, uint32_t ti, uint32_t tj, const Frame& s, const Input& in) {
+    const ir::Transition& a = m_.transitions[ti];
+    const ir::Transition& b = m_.transitions[tj];
+    Line l;
+    l.what = "exclusive " + m_.states[st].name + "." + m_.events[ev].name + " #" + std::to_string(a.id) + " (line " +
+             std::to_string(a.loc.line) + ") / #" + std::to_string(b.id) + " (line " + std::to_string(b.loc.line) + ")";
+    Target overlap = [this, st, ev, ti, tj](const Frame& f, const Input& e) {
+      return enc_.input_ok(e) && f.state == ctx_.bv_val(st, enc_.state_width()) &&
+             e.event == ctx_.bv_val(ev, enc_.event_width()) && enc_.guard(ti, f, e) && enc_.guard(tj, f, e);
+    };
+    Clock::time_point t0 = Clock::now();
+    sol.push();
+    sol.add(overlap(s, in));
+    z3::check_result r = sol.check();
+    sol.pop();
+    if (r == z3::unsat) {
+      l.ok = true;
+      l.method = "sat";
+    } else {
+      Answer ans = pdr_reachable(enc_, overlap, known(), opt_.timeout_ms);
+      l.method = "spacer";
+      if (ans == Answer::No) {
+        l.ok = true;
+      } else {
+        if (ans == Answer::Unknown) l.method = "spacer: unknown, time limit " + std::to_string(opt_.timeout_ms) + " ms";
+        l.secs = since(t0);
+        explain(l, overlap, true);
+      }
+    }
+    if (l.secs == 0) l.secs = since(t0);
+    pairs_.add(l.ok);
+    lines_.push_back(std::move(l));
+  }
+
+  void reachability() {
+    std::vector<Target> targets;
+    std::vector<std::string> names;
+    for (uint32_t st = 0; st < m_.states.size(); ++st) {
+      targets.push_back([this, st](const Frame& f, const Input&) {
+        return f.state == ctx_.bv_val(st, enc_.state_width());
+      });
+      names.push_back("reachable state " + m_.states[st].name);
+    }
+    for (const ir::Property& p : m_.reachables) {
+      ir::ExprId e = p.expr;
+      targets.push_back([this, e](const Frame& f, const Input&) { return enc_.property(e, f); });
+      names.push_back("reachable goal " + p.name);
+    }
+    // Cheap first: a target whose negation is inductive relative to the proven invariants is
+    // unreachable; the rest are searched by BMC, and what BMC cannot reach goes to Spacer.
+    std::vector<double> refuted(targets.size(), -1);
+    std::vector<Target> open;
+    std::vector<size_t> open_idx;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Clock::time_point t0 = Clock::now();
+      const Target& t = targets[i];
+      Input none = enc_.make_input("r.in.");
+      auto never = [&t, &none](const Frame& f) { return !t(f, none); };
+      if (relatively_inductive(enc_, never, known(), opt_.timeout_ms) == Answer::Yes) {
+        refuted[i] = since(t0);
+      } else {
+        open.push_back(t);
+        open_idx.push_back(i);
+      }
+    }
+    bool gave_up = false;
+    std::vector<std::optional<Bmc::Witness>> found(targets.size());
+    std::vector<std::optional<Bmc::Witness>> hits = bmc().search(open, opt_.bmc_depth, gave_up);
+    for (size_t j = 0; j < open.size(); ++j) found[open_idx[j]] = hits[j];
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Line l;
+      l.what = names[i];
+      if (refuted[i] >= 0) {
+        l.method = "k-induction";
+        l.secs = refuted[i];
+        l.details.push_back("unreachable: no reachable state satisfies it");
+      } else if (found[i]) {
+        l.ok = true;
+        l.method = "bmc, " + std::to_string(found[i]->steps) + " steps";
+        l.secs = found[i]->secs;
+      } else {
+        Clock::time_point t0 = Clock::now();
+        Answer a = pdr_reachable(enc_, targets[i], known(), opt_.timeout_ms);
+        l.secs = since(t0);
+        l.ok = a == Answer::Yes;
+        l.method = a == Answer::Unknown ? "spacer: unknown, time limit " + std::to_string(opt_.timeout_ms) + " ms"
+                                        : "spacer";
+        if (a == Answer::No) l.details.push_back("unreachable: no reachable state satisfies it");
+      }
+      (i < m_.states.size() ? states_ : goals_).add(l.ok);
+      lines_.push_back(std::move(l));
+    }
+  }
+
+  const ir::Machine& m_;
+  const Options& opt_;
+  z3::context ctx_;
+  Encoder enc_;
+  std::optional<Bmc> bmc_;
+  std::vector<Claim> claims_;
+  std::vector<bool> proven_;
+  std::vector<Line> lines_;
+  Tally inv_, states_, goals_, pairs_;
+};
+
+}  // namespace
+
+bool prove(const ir::Module& m, const Options& opt, std::string& out) {
+  Clock::time_point t0 = Clock::now();
+  uint32_t failed = 0;
+  for (const ir::Machine& mc : m.machines) {
+    bool ok = false;
+    try {
+      MachineProver p(mc, opt);
+      ok = p.run(out);
+    } catch (const std::exception& e) {  // z3::exception derives from std::exception
+      out += "machine " + mc.name + ": error: " + e.what() + "\n";
+      out += "summary " + mc.name + ": FAILED\n";
+    }
+    failed += ok ? 0 : 1;
+  }
+  out += "total: " + std::to_string(m.machines.size()) + " machines, ";
+  out += failed == 0 ? "all proved" : std::to_string(failed) + " FAILED";
+  out += " in " + seconds(since(t0)) + "\n";
+  return failed == 0;
+}
+
+}  // namespace fsm::proofs
