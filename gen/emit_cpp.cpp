@@ -15,6 +15,21 @@ namespace {
 
 std::string u32(uint32_t v) { return std::to_string(v) + "u"; }
 
+// The largest value an index expression can have, known from its IR alone: a constant, a
+// validated payload field (payload_valid() ran first), a bound variable's range, or the storage
+// width of a variable. An index whose bound is below the array length needs no range check.
+uint32_t static_max(const ir::Machine& m, ir::ExprId id) {
+  const ir::Expr& e = m.exprs[id];
+  auto width_max = [](uint32_t w) { return w >= 32 ? 0xFFFFFFFFu : (1u << w) - 1u; };
+  switch (e.op) {
+    case ir::Op::Const: return e.value;
+    case ir::Op::Param: return e.type.kind == ir::TypeKind::Bool ? 1u : e.type.hi;
+    case ir::Op::Bound: return m.bounds[e.a].hi;
+    case ir::Op::Var: case ir::Op::Elem: return width_max(m.vars[e.a].type.width);
+    default: return 0xFFFFFFFFu;
+  }
+}
+
 bool is_bool(const ir::Type& t) { return t.kind == ir::TypeKind::Bool; }
 
 // Expression => C++ expression text. Integers are uint32_t throughout (every narrow variable
@@ -72,6 +87,10 @@ class ExprWriter {
           std::string whole = "static_cast<uint32_t>(m." + member_name(m_, e.a) + ")";
           std::string r = "(detail::lt(" + B() + ", 1u) ? " + whole + " : 0u)";
           return is_bool(e.type) ? "(" + r + " != 0u)" : r;
+        }
+        if (static_max(m_, e.b) < v.array_len) {  // index provably in range: plain access
+          std::string direct = "m." + member_name(m_, e.a) + "[" + B() + "]";
+          return is_bool(v.type) ? direct : "static_cast<uint32_t>(" + direct + ")";
         }
         return std::string(is_bool(v.type) ? "detail::load_bool" : "detail::load") + "(m." +
                member_name(m_, e.a) + ", " + B() + ")";
@@ -348,6 +367,12 @@ class CppEmitter {
         "  host.trace(from, ev, to, id);\n"
         "  return {fsm::rt::Outcome::Transitioned, 0u, id};\n"
         "}\n"
+        "// A self-loop: the state does not change, so only the trace.\n"
+        "template <class Host>\n"
+        "constexpr fsm::rt::Result stay(Host& host, State s, EventId ev, uint32_t id) {\n"
+        "  host.trace(s, ev, s, id);\n"
+        "  return {fsm::rt::Outcome::Transitioned, 0u, id};\n"
+        "}\n"
         "}  // namespace detail\n\n",
         {{"n", machine_struct(m_)}});
   }
@@ -492,9 +517,12 @@ class CppEmitter {
       {
         Printer::Scope body(p_);
         block(t.body);
-        p_.print("return detail::enter(m, host, State::$from$, EventId::$e$, State::$to$, $id$);\n",
-                 {{"from", state_enumerator(m_, t.state)}, {"e", event_enumerator(m_, e)},
-                  {"to", state_enumerator(m_, t.target)}, {"id", u32(t.id)}});
+        Vars tv = {{"from", state_enumerator(m_, t.state)}, {"e", event_enumerator(m_, e)},
+                   {"to", state_enumerator(m_, t.target)}, {"id", u32(t.id)}};
+        if (t.target == t.state)
+          p_.print("return detail::stay(host, State::$from$, EventId::$e$, $id$);\n", tv);
+        else
+          p_.print("return detail::enter(m, host, State::$from$, EventId::$e$, State::$to$, $id$);\n", tv);
       }
       p_.print("}\n");
       if (unconditional) {
@@ -538,6 +566,10 @@ class CppEmitter {
           return;
         }
         vars.push_back({"n", u32(v.array_len)});
+        if (static_max(m_, s.index) < v.array_len) {  // index provably in range
+          p_.print("m.$m$[$i$] = $v$;\n", vars);
+          return;
+        }
         p_.print("if (const uint32_t i = $i$; i < $n$) m.$m$[i] = $v$;\n", vars);
         return;
       }

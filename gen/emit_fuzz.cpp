@@ -81,7 +81,7 @@ class FuzzEmitter {
     p_.print("}  // namespace fz_$leaf$\n\n", v);
   }
 
-  // Seeds for this machine; `prefix` selects it in a multi-machine file.
+  // Seed inputs for this machine (led by its index byte in a multi-machine file).
   void seeds(bool multi, uint32_t index, std::vector<std::string>& out) const {
     if (m_.events.empty()) return;
     std::vector<uint32_t> consts;

@@ -172,21 +172,26 @@ class RcEmitter {
 
   void recorder() {
     p_.print(
-        "// Records outputs as `name(a,b)` and the trace hook's arguments.\n"
-        "// (Data members carry an rc_ prefix so that no output method can hide them.)\n"
-        "struct Recorder {\n"
-        "  std::vector<std::string> rc_outs;\n"
-        "  uint32_t rc_traces = 0;\n"
-        "  g::State rc_from{}, rc_to{};\n"
-        "  g::EventId rc_event{};\n"
-        "  uint32_t rc_id = 0;\n\n"
-        "  void trace(g::State f, g::EventId e, g::State t, uint32_t i) {\n"
-        "    ++rc_traces;\n"
-        "    rc_from = f;\n"
-        "    rc_event = e;\n"
-        "    rc_to = t;\n"
-        "    rc_id = i;\n"
-        "  }\n");
+        "// What the recording host saw. A base class, so that no output method can hide it.\n"
+        "struct Log {\n"
+        "  std::vector<std::string> outs;\n"
+        "  uint32_t traces = 0;\n"
+        "  g::State from{}, to{};\n"
+        "  g::EventId event{};\n"
+        "  uint32_t id = 0;\n"
+        "};\n\n"
+        "// Records outputs as `name(a,b)` and the trace hook's arguments (names fully qualified:\n"
+        "// an output may be called `g`).\n"
+        "struct Recorder : Log {\n"
+        "  void trace(::$ns$::State f, ::$ns$::EventId e, ::$ns$::State t, uint32_t i) {\n"
+        "    ::rc_$leaf$::Log& log = *this;\n"
+        "    ++log.traces;\n"
+        "    log.from = f;\n"
+        "    log.event = e;\n"
+        "    log.to = t;\n"
+        "    log.id = i;\n"
+        "  }\n",
+        {{"leaf", machine_ns_leaf(m_)}, {"ns", machine_namespace(m_)}});
     for (uint32_t o = 0; o < m_.outputs.size(); ++o) {
       const ir::Output& out = m_.outputs[o];
       std::string params, body;
@@ -196,8 +201,8 @@ class RcEmitter {
         params += (k ? ", " : "") + std::string(b ? "bool " : "uint32_t ") + a;
         body += std::string(k ? " + \",\" + " : " + ") + "std::to_string(" + (b ? a + " ? 1u : 0u" : a) + ")";
       }
-      p_.print("  void $m$($p$) { rc_outs.push_back(std::string($n$) + \"(\"$b$ + \")\"); }\n",
-               {{"m", output_method(m_, o)}, {"p", params}, {"n", quoted(out.name)}, {"b", body}});
+      p_.print("  void $m$($p$) { static_cast<::rc_$leaf$::Log&>(*this).outs.push_back(std::string($n$) + \"(\"$b$ + \")\"); }\n",
+               {{"m", output_method(m_, o)}, {"p", params}, {"n", quoted(out.name)}, {"b", body}, {"leaf", machine_ns_leaf(m_)}});
     }
     p_.print("};\n\n");
   }
@@ -310,7 +315,8 @@ class RcEmitter {
         "  std::vector<fsm_rc::Step> steps;\n"
         "  g::$s$ m{};\n"
         "  Recorder host;\n"
-        "  std::vector<std::string> got{line(m, \"init\", 0u, g::kNoTransition, host.rc_outs)};\n"
+        "  const Log& log = host;\n"
+        "  std::vector<std::string> got{line(m, \"init\", 0u, g::kNoTransition, log.outs)};\n"
         "  std::string trace_error, invariant_error;\n"
         "  std::vector<bool> taken(g::kTransitionCount, false), visited(g::kStateCount, false);\n"
         "  visited[static_cast<uint32_t>(m.state)] = true;\n"
@@ -332,19 +338,19 @@ class RcEmitter {
         "    host = Recorder{};\n"
         "    if (s.reset) {\n"
         "      g::init(m);\n"
-        "      got.push_back(line(m, \"init\", 0u, g::kNoTransition, host.rc_outs));\n"
+        "      got.push_back(line(m, \"init\", 0u, g::kNoTransition, log.outs));\n"
         "      continue;\n"
         "    }\n"
         "    const g::Event ev = event(s);\n"
         "    const g::State before = m.state;\n"
         "    const fsm::rt::Result r = g::dispatch(m, host, ev);\n"
-        "    got.push_back(line(m, fsm::rt::outcome_name(r.outcome), r.code, r.transition, host.rc_outs));\n"
+        "    got.push_back(line(m, fsm::rt::outcome_name(r.outcome), r.code, r.transition, log.outs));\n"
         "    const bool moved = r.outcome == fsm::rt::Outcome::Transitioned;\n"
         "    if (moved && r.transition < g::kTransitionCount) taken[r.transition] = true;\n"
         "    visited[static_cast<uint32_t>(m.state)] = true;\n"
-        "    const bool traced = host.rc_traces == (moved ? 1u : 0u) &&\n"
-        "                        (!moved || (host.rc_from == before && host.rc_to == m.state &&\n"
-        "                                    host.rc_event == ev.id && host.rc_id == r.transition));\n"
+        "    const bool traced = log.traces == (moved ? 1u : 0u) &&\n"
+        "                        (!moved || (log.from == before && log.to == m.state &&\n"
+        "                                    log.event == ev.id && log.id == r.transition));\n"
         "    if (!traced && trace_error.empty()) trace_error = \"wrong trace hook calls at step \" + std::to_string(n + 1);\n"
         "    for (uint32_t i = 0; i < g::invariant_count && invariant_error.empty(); ++i) {\n"
         "      if (!g::invariant_holds(m, i)) {\n"

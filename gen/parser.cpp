@@ -8,8 +8,6 @@
 namespace fsm::gen {
 namespace {
 
-struct SyntaxError {};  // internal marker: never thrown, returned via `ok_`
-
 class Parser {
  public:
   Parser(const std::vector<Token>& toks, const LineMap& lines, Reporter& rep, ast::File& f)
@@ -193,9 +191,11 @@ class Parser {
       return t;
     }
     if (accept_word("bool")) { t.name = "bool"; return t; }
+    // In a range type `lo..hi[N]` the `[N]` is the array length, not an index into `hi`.
+    no_index_ = true;
     t.lo = additive();
-    if (!expect_punct("..")) return t;
-    t.hi = additive();
+    if (expect_punct("..")) t.hi = additive();
+    no_index_ = false;
     return t;
   }
 
@@ -380,7 +380,7 @@ class Parser {
   }
   int postfix() {
     int e = primary();
-    while (ok_ && is_punct("[")) {
+    while (ok_ && !no_index_ && is_punct("[")) {
       ir::SrcLoc l = loc();
       advance();
       int i = expr();
@@ -450,6 +450,7 @@ class Parser {
   ast::File& f_;
   size_t pos_ = 0;
   bool ok_ = true;
+  bool no_index_ = false;  // parsing the bounds of a range type
 };
 
 }  // namespace

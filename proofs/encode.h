@@ -1,5 +1,5 @@
 // Symbolic encoding of one ir::Machine as a flat QF_BV transition system for Z3.
-// Every engine (induction, Spacer, BMC) and the SMT-LIB emitter share this one encoding, so the
+// Every engine (induction, PDR, BMC) and the SMT-LIB emitter share this one encoding, so the
 // value semantics of spec/README.md "Values" (32-bit unsigned evaluation, low-bit stores,
 // out-of-range array reads 0 / writes no-op, first-matching transition wins) live in one place.
 #pragma once

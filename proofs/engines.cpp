@@ -1,26 +1,23 @@
-// Inductive strengthening, Spacer queries and incremental BMC (see engines.h).
+// Inductive strengthening, relative induction and incremental BMC (see engines.h).
 // All solvers get fixed random seeds and the caller's per-query time limit so that results and
 // counterexamples are the same run to run.
 #include "engines.h"
 
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <string>
 
 namespace fsm::proofs {
+
+z3::solver make_solver(z3::context& c) {
+  // QF_FD selects Z3's incremental SAT solver with bit-blasting (it supports assumptions and
+  // unsat cores); on our systems it is 10-100x faster than the default SMT core.
+  return z3::solver(c, "QF_FD");
+}
 
 void configure(z3::solver& s, uint32_t timeout_ms) {
   z3::params p(s.ctx());
   p.set("timeout", timeout_ms);
   p.set("random_seed", 0u);
   s.set(p);
-}
-
-static z3::expr conj(z3::context& c, const std::vector<z3::expr>& xs) {
-  z3::expr r = c.bool_val(true);
-  for (const z3::expr& x : xs) r = r && x;
-  return r;
 }
 
 std::vector<bool> hold_initially(const Encoder& enc, const std::vector<Claim>& claims, uint32_t timeout_ms) {
@@ -32,7 +29,7 @@ std::vector<bool> hold_initially(const Encoder& enc, const std::vector<Claim>& c
       out.push_back(v.is_true());
       continue;
     }
-    z3::solver s(enc.ctx());
+    z3::solver s = make_solver(enc.ctx());
     configure(s, timeout_ms);
     s.add(!v);
     out.push_back(s.check() == z3::unsat);
@@ -52,7 +49,7 @@ std::vector<size_t> inductive_subset(const Encoder& enc, const std::vector<Claim
     pre.push_back(cl.pred(s));
     post.push_back(cl.pred(n));
   }
-  z3::solver sol(c);
+  z3::solver sol = make_solver(c);
   configure(sol, timeout_ms);
   sol.add(enc.input_ok(in));
   while (!cand.empty()) {
@@ -90,7 +87,7 @@ Answer relatively_inductive(const Encoder& enc, const std::function<z3::expr(con
   if (!at_init.is_true()) return Answer::No;  // not provable this way (or false initially)
   Frame s = enc.make_frame("rel.");
   Input in = enc.make_input("rel.in.");
-  z3::solver sol(enc.ctx());
+  z3::solver sol = make_solver(enc.ctx());
   configure(sol, timeout_ms);
   sol.add(enc.input_ok(in));
   for (const Claim* k : known) sol.add(k->pred(s));
@@ -103,83 +100,12 @@ Answer relatively_inductive(const Encoder& enc, const std::function<z3::expr(con
   }
 }
 
-Answer spacer_reachable(const Encoder& enc, const Target& bad, const std::vector<const Claim*>& known,
-                        uint32_t timeout_ms) {
-  z3::context& c = enc.ctx();
-  z3::fixedpoint fp(c);
-  z3::params p(c);
-  p.set("engine", c.str_symbol("spacer"));
-  p.set("timeout", timeout_ms);
-  p.set("spacer.random_seed", 0u);
-  if (const char* extra = std::getenv("FSM_SPACER")) {  // TEMP experiment hook: k=v,k=v
-    std::string all = extra;
-    size_t pos = 0;
-    while (pos < all.size()) {
-      size_t comma = all.find(',', pos);
-      std::string kv = all.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-      size_t eq = kv.find('=');
-      std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
-      if (v == "true" || v == "false") p.set(k.c_str(), v == "true");
-      else p.set(k.c_str(), static_cast<unsigned>(std::stoul(v)));
-      pos = comma == std::string::npos ? all.size() : comma + 1;
-    }
-  }
-  fp.set(p);
-
-  z3::sort_vector sorts = enc.frame_sorts();
-  z3::func_decl reach = c.function("Reach", sorts, c.bool_sort());
-  z3::func_decl bad_rel = c.function("Bad", 0, nullptr, c.bool_sort());
-  fp.register_relation(reach);
-  fp.register_relation(bad_rel);
-
-  z3::expr init = reach(enc.vars(enc.init_frame()));
-  fp.add_rule(init, c.str_symbol("init"));
-
-  Frame s = enc.make_frame("chc.");
-  Frame s2 = enc.make_frame("chc.next.");
-  Input in = enc.make_input("chc.in.");
-  std::vector<z3::expr> body{reach(enc.vars(s)), enc.input_ok(in)};
-  for (const Claim* k : known) body.push_back(k->pred(s));
-  body.push_back(enc.equal(s2, enc.next(s, in)));
-  z3::expr_vector all = enc.vars(s, in);
-  for (const z3::expr& v : enc.vars(s2)) all.push_back(v);
-  z3::expr step = z3::forall(all, z3::implies(conj(c, body), reach(enc.vars(s2))));
-  fp.add_rule(step, c.str_symbol("step"));
-
-  std::vector<z3::expr> qbody{reach(enc.vars(s)), bad(s, in)};
-  for (const Claim* k : known) qbody.push_back(k->pred(s));
-  z3::expr query = z3::forall(enc.vars(s, in), z3::implies(conj(c, qbody), bad_rel()));
-  fp.add_rule(query, c.str_symbol("bad"));
-
-  z3::expr q = bad_rel();
-  if (const char* dump = std::getenv("FSM_SPACER_DUMP")) {  // TEMP experiment hook
-    static int n = 0;
-    z3::expr_vector qs(c);
-    qs.push_back(q);
-    FILE* f = std::fopen((std::string(dump) + std::to_string(n++) + ".smt2").c_str(), "w");
-    std::fputs(fp.to_string(qs).c_str(), f);
-    std::fclose(f);
-  }
-  z3::check_result r = z3::unknown;
-  auto t0 = std::chrono::steady_clock::now();
-  try {
-    r = fp.query(q);
-  } catch (const z3::exception&) {
-    r = z3::unknown;  // the time limit cancels the query with an exception
-  }
-  if (std::getenv("FSM_PROOF_TRACE")) std::fprintf(stderr, "spacer -> %d in %.2f\n", int(r), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  switch (r) {
-    case z3::sat: return Answer::Yes;
-    case z3::unsat: return Answer::No;
-    default: return Answer::Unknown;
-  }
-}
-
 // ---- BMC ------------------------------------------------------------------------------------
 
 Bmc::Bmc(const Encoder& enc, uint32_t timeout_ms)
     : enc_(enc),
-      solver_(enc.ctx()),
+      timeout_ms_(timeout_ms),
+      solver_(make_solver(enc.ctx())),
       tmpl_(enc.make_frame("bmc.t.")),
       tmpl_in_(enc.make_input("bmc.t.in.")),
       tmpl_next_(enc.next(tmpl_, tmpl_in_)) {
@@ -226,8 +152,12 @@ std::vector<std::optional<Bmc::Witness>> Bmc::search(const std::vector<Target>& 
       z3::expr any = c.bool_val(false);
       for (size_t i : open) any = any || goals[i];
       solver_.add(any);
-      z3::check_result r = solver_.check();
-      if (std::getenv("FSM_PROOF_TRACE")) std::fprintf(stderr, "bmc depth %u open %zu -> %d at %.2f\n", k, open.size(), int(r), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      double left_ms = timeout_ms_ - 1000 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      z3::check_result r = z3::unknown;
+      if (left_ms >= 1) {
+        configure(solver_, static_cast<uint32_t>(left_ms));
+        r = solver_.check();
+      }
       if (r != z3::sat) {
         solver_.pop();
         if (r == z3::unknown) {

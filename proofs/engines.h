@@ -1,7 +1,7 @@
-// The three proof engines over an Encoder's transition system: inductive strengthening
-// (Houdini-style 1-induction of a conjunction of claims), Spacer reachability queries (Z3's
-// fixedpoint engine, for unbounded proofs), and incremental BMC (shortest witnesses and
-// counterexample traces). prover.cpp decides which engine answers which obligation.
+// The proof engines over an Encoder's transition system: inductive strengthening (Houdini-style
+// 1-induction of a conjunction of claims), IC3/PDR reachability (pdr.cpp, for unbounded proofs),
+// and incremental BMC (shortest witnesses and counterexample traces). prover.cpp decides which
+// engine answers which obligation.
 #pragma once
 
 #include <z3++.h>
@@ -21,6 +21,9 @@ using Target = std::function<z3::expr(const Frame&, const Input&)>;
 
 enum class Answer { Yes, No, Unknown };
 
+// A solver for our QF_BV problems (the choice of Z3 back end lives here).
+z3::solver make_solver(z3::context& c);
+
 // Solver parameters every engine uses: fixed seeds and a per-query time limit.
 void configure(z3::solver& s, uint32_t timeout_ms);
 
@@ -38,12 +41,9 @@ std::vector<size_t> inductive_subset(const Encoder& enc, const std::vector<Claim
 Answer relatively_inductive(const Encoder& enc, const std::function<z3::expr(const Frame&)>& pred,
                             const std::vector<const Claim*>& known, uint32_t timeout_ms);
 
-// Spacer: is some reachable state (with a valid input) in `bad`? `known` are proven invariants
-// used to strengthen the step relation. Yes = reachable, No = unreachable.
-Answer spacer_reachable(const Encoder& enc, const Target& bad, const std::vector<const Claim*>& known,
-                        uint32_t timeout_ms);
-
-// IC3/PDR over the state bits (pdr.cpp): the same question as spacer_reachable.
+// IC3/PDR over the state bits (pdr.cpp): is some reachable state (with a valid input) in `bad`?
+// `known` are proven invariants used to strengthen the step relation. Yes = reachable,
+// No = unreachable (an inductive invariant was found), Unknown = time limit.
 Answer pdr_reachable(const Encoder& enc, const Target& bad, const std::vector<const Claim*>& known,
                      uint32_t timeout_ms);
 
@@ -60,14 +60,15 @@ class Bmc {
   Bmc(const Encoder& enc, uint32_t timeout_ms);
   // Adds a proven invariant as a constraint on every frame (prunes the search, keeps answers).
   void assume(const Claim& lemma);
-  // Shortest witness for each target within `max_depth` steps (nullopt: none found).
-  // `gave_up` is set when a solver check timed out before the depth was exhausted.
+  // Shortest witness for each target within `max_depth` steps (nullopt: none found). One search
+  // takes at most the time limit; `gave_up` is set when it stopped before the depth was exhausted.
   std::vector<std::optional<Witness>> search(const std::vector<Target>& targets, uint32_t max_depth,
                                              bool& gave_up);
 
  private:
   void extend();  // adds frame k+1 and the step k -> k+1
   const Encoder& enc_;
+  uint32_t timeout_ms_;
   z3::solver solver_;
   std::vector<const Claim*> lemmas_;
   std::vector<Frame> frames_;

@@ -4,8 +4,6 @@
 // same queries in well under a second. Answers "is some reachable state in `bad`?".
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <queue>
 #include <string>
 
@@ -31,7 +29,7 @@ class Pdr {
         trans_(c_),
         bad_(bad(s_, in_)),
         defs_(c_),
-        lift_(c_),
+        lift_(make_solver(c_)),
         deadline_(Clock::now() + std::chrono::milliseconds(timeout_ms)) {
     build_bits();
     z3::expr t = enc.events_empty() ? enc.equal(n_, s_) : enc.input_ok(in_) && enc.equal(n_, enc.next(s_, in_));
@@ -43,7 +41,7 @@ class Pdr {
   Answer run() {
     try {
       // Depth 0: the initial state itself.
-      z3::solver s0(c_);
+      z3::solver s0 = make_solver(c_);
       configure(s0, remaining());
       s0.add(enc_.is_init(s_) && bad_);
       if (check(s0) == z3::sat) return Answer::Yes;
@@ -117,7 +115,7 @@ class Pdr {
   }
 
   z3::solver make_frame_solver(bool initial) {
-    z3::solver s(c_);
+    z3::solver s = make_solver(c_);
     new_solver(s);
     if (initial) s.add(enc_.is_init(s_));
     return s;
@@ -310,11 +308,7 @@ class Pdr {
 
 Answer pdr_reachable(const Encoder& enc, const Target& bad, const std::vector<const Claim*>& known,
                      uint32_t timeout_ms) {
-  auto t0 = Clock::now();
-  Answer a = Pdr(enc, bad, known, timeout_ms).run();
-  if (std::getenv("FSM_PROOF_TRACE"))
-    std::fprintf(stderr, "pdr -> %d in %.2f\n", int(a), std::chrono::duration<double>(Clock::now() - t0).count());
-  return a;
+  return Pdr(enc, bad, known, timeout_ms).run();
 }
 
 }  // namespace fsm::proofs

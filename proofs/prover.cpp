@@ -1,6 +1,6 @@
 // The obligation driver behind `fsmc prove`: for each machine it runs the cheapest engine that
 // can settle each obligation (1-induction of the invariant conjunction, plain SAT for guard
-// overlaps, BMC witnesses for reachability) and falls back to Spacer for unbounded answers,
+// overlaps, BMC witnesses for reachability) and falls back to IC3/PDR for unbounded answers,
 // then writes the report. Z3 errors are caught here and reported as failures.
 #include "prover.h"
 
@@ -29,7 +29,7 @@ std::string seconds(double s) {
 struct Line {
   bool ok = false;
   std::string what;    // "invariant tries_bounded"
-  std::string method;  // "k-induction", "spacer", "bmc, 3 steps", ...
+  std::string method;  // "k-induction", "pdr", "bmc, 3 steps", ...
   double secs = 0;
   std::vector<std::string> details;  // indented lines below (counterexamples)
 };
@@ -101,6 +101,10 @@ class MachineProver {
     if (show_event) l.details.push_back("event: " + w[0]->input);
   }
 
+  std::string unknown() const {
+    return "pdr: unknown, time limit " + std::to_string(opt_.timeout_ms) + " ms";
+  }
+
   void mark_proven(size_t i) {
     proven_[i] = true;
     if (bmc_) bmc_->assume(claims_[i]);
@@ -142,12 +146,12 @@ class MachineProver {
         Clock::time_point t1 = Clock::now();
         Answer a = pdr_reachable(enc_, violated, known(), opt_.timeout_ms);
         l.secs = since(t1);
-        l.method = "spacer";
+        l.method = "pdr";
         if (a == Answer::No) {
           l.ok = true;
           mark_proven(i);
         } else {
-          if (a == Answer::Unknown) l.method = "spacer: unknown, time limit " + std::to_string(opt_.timeout_ms) + " ms";
+          if (a == Answer::Unknown) l.method = unknown();
           explain(l, violated, false);
         }
       }
@@ -159,7 +163,7 @@ class MachineProver {
   void guards() {
     Frame s = enc_.make_frame("g.");
     Input in = enc_.make_input("g.in.");
-    z3::solver sol(ctx_);
+    z3::solver sol = make_solver(ctx_);
     configure(sol, opt_.timeout_ms);
     sol.add(enc_.input_ok(in));
     for (const Claim* k : known()) sol.add(k->pred(s));
@@ -192,20 +196,34 @@ class MachineProver {
     if (r == z3::unsat) {
       l.ok = true;
       l.method = "sat";
+      l.secs = since(t0);
     } else {
       Answer ans = pdr_reachable(enc_, overlap, known(), opt_.timeout_ms);
-      l.method = "spacer";
-      if (ans == Answer::No) {
-        l.ok = true;
-      } else {
-        if (ans == Answer::Unknown) l.method = "spacer: unknown, time limit " + std::to_string(opt_.timeout_ms) + " ms";
-        l.secs = since(t0);
-        explain(l, overlap, true);
-      }
+      l.secs = since(t0);
+      l.ok = ans == Answer::No;
+      l.method = ans == Answer::Unknown ? unknown() : "pdr";
+      if (!l.ok) explain(l, overlap, true);
     }
-    if (l.secs == 0) l.secs = since(t0);
     pairs_.add(l.ok);
     lines_.push_back(std::move(l));
+  }
+
+  // Explains an unreachable state (target i < states) or goal: no trace can exist, so list what
+  // would have to happen instead.
+  void unreachable(Line& l, size_t i) {
+    l.details.push_back("unreachable: no reachable state satisfies it, so there is no trace to show");
+    if (i >= m_.states.size()) return;
+    std::vector<std::string> into;
+    for (const ir::Transition& t : m_.transitions)
+      if (t.target == i && t.state != i)
+        into.push_back("#" + std::to_string(t.id) + " " + m_.states[t.state].name + "." + m_.events[t.event].name +
+                       " (line " + std::to_string(t.loc.line) + ")");
+    if (into.empty()) {
+      l.details.push_back("no transition leads to it");
+      return;
+    }
+    l.details.push_back("transitions into it, none of which is ever taken:");
+    for (const std::string& t : into) l.details.push_back("  " + t);
   }
 
   void reachability() {
@@ -223,7 +241,7 @@ class MachineProver {
       names.push_back("reachable goal " + p.name);
     }
     // Cheap first: a target whose negation is inductive relative to the proven invariants is
-    // unreachable; the rest are searched by BMC, and what BMC cannot reach goes to Spacer.
+    // unreachable; the rest are searched by BMC, and what BMC cannot reach goes to PDR.
     std::vector<double> refuted(targets.size(), -1);
     std::vector<Target> open;
     std::vector<size_t> open_idx;
@@ -247,9 +265,9 @@ class MachineProver {
       Line l;
       l.what = names[i];
       if (refuted[i] >= 0) {
-        l.method = "k-induction";
+        l.method = "induction";
         l.secs = refuted[i];
-        l.details.push_back("unreachable: no reachable state satisfies it");
+        unreachable(l, i);
       } else if (found[i]) {
         l.ok = true;
         l.method = "bmc, " + std::to_string(found[i]->steps) + " steps";
@@ -259,9 +277,8 @@ class MachineProver {
         Answer a = pdr_reachable(enc_, targets[i], known(), opt_.timeout_ms);
         l.secs = since(t0);
         l.ok = a == Answer::Yes;
-        l.method = a == Answer::Unknown ? "spacer: unknown, time limit " + std::to_string(opt_.timeout_ms) + " ms"
-                                        : "spacer";
-        if (a == Answer::No) l.details.push_back("unreachable: no reachable state satisfies it");
+        l.method = a == Answer::Unknown ? unknown() : "pdr";
+        if (a == Answer::No) unreachable(l, i);
       }
       (i < m_.states.size() ? states_ : goals_).add(l.ok);
       lines_.push_back(std::move(l));

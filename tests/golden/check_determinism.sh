@@ -6,7 +6,7 @@ FSMC=$(realpath "$1")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 kinds=(--cpp --smt --dot --table --rc --fuzz)
-specs=(spec/*.fsm tests/golden/door.fsm)
+specs=($(cd "$repo" && echo spec/*.fsm) tests/golden/door.fsm)
 fail=0
 (cd "$repo" && "$FSMC" emit "${kinds[@]}" -o "$tmp/run1" "${specs[@]}") || { echo "FAIL: emit run 1"; exit 1; }
 (cd "$repo" && "$FSMC" emit "${kinds[@]}" -o "$tmp/run2" "${specs[@]}") || { echo "FAIL: emit run 2"; exit 1; }
