@@ -76,7 +76,7 @@ test_job() {
   build sanitize
   run_ctest build/sanitize -L 'unit|property|golden'
   echo
-  echo "all presets: $TOTAL_PASS passed, $TOTAL_FAIL failed"
+  echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
   [ "$TOTAL_FAIL" -eq 0 ]
 }
 
