@@ -1,7 +1,8 @@
 // The obligation driver behind `fsmc prove`: for each machine it runs the cheapest engine that
 // can settle each obligation (1-induction of the invariant conjunction, plain SAT for guard
-// overlaps, BMC witnesses for reachability) and falls back to IC3/PDR for unbounded answers,
-// then writes the report. Z3 errors are caught here and reported as failures.
+// overlaps, BMC witnesses for reachable states, goals and transitions that fire) and falls back
+// to IC3/PDR for unbounded answers, then writes the report. Z3 errors are caught here and
+// reported as failures.
 #include "prover.h"
 
 #include <chrono>
@@ -61,7 +62,7 @@ class MachineProver {
       lines_.push_back({false, "error: " + std::string(e.what()), "", 0, {}});
     }
     bool all = !error && inv_.ok == inv_.total && states_.ok == states_.total && goals_.ok == goals_.total &&
-               pairs_.ok == pairs_.total;
+               pairs_.ok == pairs_.total && fires_.ok == fires_.total;
     for (const Line& l : lines_) {
       std::string what = l.what;
       if (what.size() < 40) what.resize(40, ' ');
@@ -71,7 +72,7 @@ class MachineProver {
       for (const std::string& d : l.details) out += "    " + d + "\n";
     }
     out += "summary " + m_.name + ": " + inv_.str() + " invariants, " + states_.str() + " states reachable, " +
-           goals_.str() + " goals, " + pairs_.str() + " guard pairs exclusive, " + (all ? "proved" : "FAILED") +
+           goals_.str() + " goals, " + pairs_.str() + " guard pairs exclusive, " + fires_.str() + " transitions fire, " + (all ? "proved" : "FAILED") +
            ", " + seconds(since(t0)) + "\n";
     return all;
   }
@@ -226,6 +227,41 @@ class MachineProver {
     for (const std::string& t : into) l.details.push_back("  " + t);
   }
 
+  // Transition t is the one taken: its state and event, its guard, and no earlier transition of
+  // the same handler matching first (the encoding's first-match semantics).
+  z3::expr fires(uint32_t t, const Frame& f, const Input& e) {
+    const ir::Transition& tr = m_.transitions[t];
+    z3::expr x = enc_.input_ok(e) && f.state == ctx_.bv_val(tr.state, enc_.state_width()) &&
+                 e.event == ctx_.bv_val(tr.event, enc_.event_width()) && enc_.guard(t, f, e);
+    for (uint32_t u : m_.handler(tr.state, tr.event).transitions) {
+      if (u == t) break;
+      x = x && !enc_.guard(u, f, e);
+    }
+    return x;
+  }
+
+  std::string transition_name(uint32_t t) const {
+    const ir::Transition& tr = m_.transitions[t];
+    return "#" + std::to_string(tr.id) + " " + m_.states[tr.state].name + "." + m_.events[tr.event].name + " (line " +
+           std::to_string(tr.loc.line) + ")";
+  }
+
+  // Explains a transition that is never taken. Why: its state is unreachable, the proven
+  // invariants exclude its guard there (`by_invariants`), or PDR found a stronger invariant.
+  void never_fires(Line& l, uint32_t t, bool state_unreachable, bool by_invariants) {
+    const std::string st = m_.states[m_.transitions[t].state].name;
+    l.details.push_back("unreachable: no reachable state and event take it, so there is no trace to show");
+    if (state_unreachable)
+      l.details.push_back("its state " + st + " is unreachable");
+    else if (by_invariants)
+      l.details.push_back("the proven invariants rule out its guard in state " + st);
+    else
+      l.details.push_back("its guard (with no earlier transition of the handler matching) holds in no reachable " +
+                          st + " state");
+  }
+
+  // Reachable states, goals, and fired transitions: one target list, so one BMC search (whose
+  // models usually cover many targets at once) serves all three.
   void reachability() {
     std::vector<Target> targets;
     std::vector<std::string> names;
@@ -240,47 +276,97 @@ class MachineProver {
       targets.push_back([this, e](const Frame& f, const Input&) { return enc_.property(e, f); });
       names.push_back("reachable goal " + p.name);
     }
-    // Cheap first: a target whose negation is inductive relative to the proven invariants is
-    // unreachable; the rest are searched by BMC, and what BMC cannot reach goes to PDR.
+    const size_t first_tr = targets.size();
+    std::vector<uint32_t> trs;  // transition index of target first_tr + j
+    for (uint32_t st = 0; st < m_.states.size(); ++st) {
+      for (uint32_t ev = 0; ev < m_.events.size(); ++ev) {
+        const ir::Handler& h = m_.handler(st, ev);
+        if (h.kind != ir::HandlerKind::Handle) continue;
+        for (uint32_t t : h.transitions) {
+          trs.push_back(t);
+          targets.push_back([this, t](const Frame& f, const Input& e) { return fires(t, f, e); });
+          names.push_back("reachable transition " + transition_name(t));
+        }
+      }
+    }
+    // Cheap first: a state or goal whose negation is inductive relative to the proven invariants
+    // is unreachable; a transition is never taken if its state is (then) unreachable or the
+    // proven invariants exclude it. The rest are searched by BMC, and what BMC cannot reach goes
+    // to PDR.
     std::vector<double> refuted(targets.size(), -1);
+    std::vector<bool> dead_state(targets.size(), false);
     std::vector<Target> open;
     std::vector<size_t> open_idx;
+    Frame g = enc_.make_frame("f.");
+    Input gin = enc_.make_input("f.in.");
+    z3::solver sol = make_solver(ctx_);
+    configure(sol, opt_.timeout_ms);
+    for (const Claim* k : known()) sol.add(k->pred(g));
     for (size_t i = 0; i < targets.size(); ++i) {
       Clock::time_point t0 = Clock::now();
       const Target& t = targets[i];
-      Input none = enc_.make_input("r.in.");
-      auto never = [&t, &none](const Frame& f) { return !t(f, none); };
-      if (relatively_inductive(enc_, never, known(), opt_.timeout_ms) == Answer::Yes) {
-        refuted[i] = since(t0);
+      if (i >= first_tr) {
+        uint32_t st = m_.transitions[trs[i - first_tr]].state;
+        if (refuted[st] >= 0) {
+          dead_state[i] = true;
+          refuted[i] = since(t0);
+          continue;
+        }
+        sol.push();
+        sol.add(t(g, gin));
+        z3::check_result r = sol.check();
+        sol.pop();
+        if (r == z3::unsat) {
+          refuted[i] = since(t0);
+          continue;
+        }
       } else {
-        open.push_back(t);
-        open_idx.push_back(i);
+        Input none = enc_.make_input("r.in.");
+        auto never = [&t, &none](const Frame& f) { return !t(f, none); };
+        if (relatively_inductive(enc_, never, known(), opt_.timeout_ms) == Answer::Yes) {
+          refuted[i] = since(t0);
+          continue;
+        }
       }
+      open.push_back(t);
+      open_idx.push_back(i);
     }
     bool gave_up = false;
     std::vector<std::optional<Bmc::Witness>> found(targets.size());
     std::vector<std::optional<Bmc::Witness>> hits = bmc().search(open, opt_.bmc_depth, gave_up);
     for (size_t j = 0; j < open.size(); ++j) found[open_idx[j]] = hits[j];
+    std::vector<bool> state_dead(m_.states.size(), false);
     for (size_t i = 0; i < targets.size(); ++i) {
       Line l;
       l.what = names[i];
+      bool is_tr = i >= first_tr;
+      uint32_t tr = is_tr ? trs[i - first_tr] : 0;
       if (refuted[i] >= 0) {
-        l.method = "induction";
+        l.method = dead_state[i] ? "state unreachable" : "induction";
         l.secs = refuted[i];
-        unreachable(l, i);
+        if (is_tr) never_fires(l, tr, dead_state[i], !dead_state[i]);
+        else unreachable(l, i);
       } else if (found[i]) {
         l.ok = true;
         l.method = "bmc, " + std::to_string(found[i]->steps) + " steps";
         l.secs = found[i]->secs;
+      } else if (is_tr && state_dead[m_.transitions[tr].state]) {
+        l.method = "state unreachable";
+        never_fires(l, tr, true, false);
       } else {
         Clock::time_point t0 = Clock::now();
         Answer a = pdr_reachable(enc_, targets[i], known(), opt_.timeout_ms);
         l.secs = since(t0);
         l.ok = a == Answer::Yes;
         l.method = a == Answer::Unknown ? unknown() : "pdr";
-        if (a == Answer::No) unreachable(l, i);
+        if (a == Answer::No) {
+          if (is_tr) never_fires(l, tr, false, false);
+          else unreachable(l, i);
+        }
       }
-      (i < m_.states.size() ? states_ : goals_).add(l.ok);
+      if (i < m_.states.size() && refuted[i] >= 0) state_dead[i] = true;
+      if (i < m_.states.size() && !l.ok && l.method == "pdr") state_dead[i] = true;
+      (is_tr ? fires_ : i < m_.states.size() ? states_ : goals_).add(l.ok);
       lines_.push_back(std::move(l));
     }
   }
@@ -293,7 +379,7 @@ class MachineProver {
   std::vector<Claim> claims_;
   std::vector<bool> proven_;
   std::vector<Line> lines_;
-  Tally inv_, states_, goals_, pairs_;
+  Tally inv_, states_, goals_, pairs_, fires_;
 };
 
 }  // namespace

@@ -386,15 +386,16 @@ inline Result dispatch(Tis& m, Host& host, const Event& ev) {
           }
           return moved(31);
         case Ev::commandReady: return command_ready(m, host, l, true, 32);
-        case Ev::fifoRead: return fifo_read(m, l, 34);
-        case Ev::fifoWrite: return fifo_write(m, l, ev.b != 0, 36);
-        case Ev::hashEnd: return hash_end(m, host, 39);
-        case Ev::hashStart: return hash_start(m, host, true, 42);
-        case Ev::relinquish: return relinquish(m, host, l, true, 44);
-        case Ev::requestUse: return request_use(m, host, l, 47);
-        case Ev::resetEstablishment: return reset_establishment(m, l, 50);
-        case Ev::responseRetry: return response_retry(m, l, 52);
-        case Ev::seize: return seize(m, host, l, true, 54);
+        // No locality is in Completion while a command executes (H3): no response to read or retry.
+        case Ev::fifoRead: return moved(34);
+        case Ev::fifoWrite: return fifo_write(m, l, ev.b != 0, 35);
+        case Ev::hashEnd: return hash_end(m, host, 38);
+        case Ev::hashStart: return hash_start(m, host, true, 41);
+        case Ev::relinquish: return relinquish(m, host, l, true, 43);
+        case Ev::requestUse: return request_use(m, host, l, 46);
+        case Ev::resetEstablishment: return reset_establishment(m, l, 49);
+        case Ev::responseRetry: return moved(51);
+        case Ev::seize: return seize(m, host, l, true, 52);
         case Ev::tpmGo: return {Outcome::Deferred, 0, kNoTransition};
       }
       break;
