@@ -98,18 +98,23 @@ function(_fsm_assurance target dir bases headers)
   set_tests_properties(unit.${target}.no-allocation PROPERTIES LABELS unit)
 endfunction()
 
-# RapidCheck properties: generated C++ against `fsmc run`, built with exceptions (RC_ASSERT throws).
-function(_fsm_rc target dir specs bases)
+# One `fsmc emit --<kind>` step writing <base><suffix> per spec into dir.
+function(_fsm_emit kind suffix target dir specs bases)
   set(sources "")
   foreach(base IN LISTS bases)
-    list(APPEND sources ${dir}/${base}_rc_test.cpp)
+    list(APPEND sources ${dir}/${base}${suffix})
   endforeach()
   add_custom_command(
     OUTPUT ${sources}
-    COMMAND fsmc emit --rc -o ${dir} ${specs}
+    COMMAND fsmc emit --${kind} -o ${dir} ${specs}
     DEPENDS fsmc ${specs}
-    COMMENT "fsmc emit --rc (${target})"
+    COMMENT "fsmc emit --${kind} (${target})"
     VERBATIM)
+endfunction()
+
+# RapidCheck properties: generated C++ against `fsmc run`, built with exceptions (RC_ASSERT throws).
+function(_fsm_rc target dir specs bases)
+  _fsm_emit(rc _rc_test.cpp ${target} "${dir}" "${specs}" "${bases}")
   foreach(spec base IN ZIP_LISTS specs bases)
     add_executable(${base}_rc_test ${dir}/${base}_rc_test.cpp)
     target_link_libraries(${base}_rc_test PRIVATE ${target} rapidcheck rapidcheck_gtest GTest::gtest_main)
@@ -123,16 +128,7 @@ endfunction()
 
 # libFuzzer harnesses (clang, FSM_FUZZ=ON) and a short deterministic smoke run over the seeds.
 function(_fsm_fuzz target dir specs bases)
-  set(sources "")
-  foreach(base IN LISTS bases)
-    list(APPEND sources ${dir}/${base}_fuzz.cpp)
-  endforeach()
-  add_custom_command(
-    OUTPUT ${sources}
-    COMMAND fsmc emit --fuzz -o ${dir} ${specs}
-    DEPENDS fsmc ${specs}
-    COMMENT "fsmc emit --fuzz (${target})"
-    VERBATIM)
+  _fsm_emit(fuzz _fuzz.cpp ${target} "${dir}" "${specs}" "${bases}")
   foreach(base IN LISTS bases)
     add_executable(${base}_fuzz ${dir}/${base}_fuzz.cpp)
     target_link_libraries(${base}_fuzz PRIVATE ${target})

@@ -5,13 +5,6 @@
 
 namespace fsm::gen {
 
-std::string spec_base(const std::string& spec_path) {
-  size_t slash = spec_path.find_last_of('/');
-  std::string base = slash == std::string::npos ? spec_path : spec_path.substr(slash + 1);
-  if (base.size() > 4 && base.compare(base.size() - 4, 4, ".fsm") == 0) base.resize(base.size() - 4);
-  return base;
-}
-
 std::string type_text(const ir::Machine& m, const ir::Type& t) {
   switch (t.kind) {
     case ir::TypeKind::Bool: return "bool";

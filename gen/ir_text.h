@@ -13,6 +13,5 @@ namespace fsm::gen {
 std::string expr_text(const ir::Machine& m, ir::ExprId e, uint32_t event = ir::kNone);
 std::string type_text(const ir::Machine& m, const ir::Type& t);
 std::string dump_ir(const ir::Module& mod);
-std::string spec_base(const std::string& spec_path);  // "spec/tis_locality.fsm" -> "tis_locality"
 
 }  // namespace fsm::gen
