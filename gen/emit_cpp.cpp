@@ -7,6 +7,7 @@
 
 #include "emit.h"
 #include "fsm/fsm_runtime.h"
+#include "ir_text.h"
 #include "naming.h"
 #include "printer.h"
 
@@ -240,26 +241,6 @@ class CppEmitter {
     p_.print("  return \"?\";\n}\n\n");
   }
 
-  static std::string type_text(const ir::Machine& m, const ir::Type& t) {
-    switch (t.kind) {
-      case ir::TypeKind::Bool: return "bool";
-      case ir::TypeKind::Enum: return m.enums[t.enum_id].name;
-      case ir::TypeKind::Bits: return "bits" + std::to_string(t.width);
-      case ir::TypeKind::State: return "state";
-      case ir::TypeKind::UInt: break;
-    }
-    if (t.ranged) return std::to_string(t.lo) + ".." + std::to_string(t.hi);
-    return "u" + std::to_string(t.width);
-  }
-
-  std::string signature(const std::vector<ir::Field>& fields) const {
-    std::string s;
-    for (size_t k = 0; k < fields.size(); ++k) {
-      s += (k ? ", " : "") + fields[k].name + ": " + type_text(m_, fields[k].type);
-    }
-    return s;
-  }
-
   void events() {
     uint32_t n = std::max<uint32_t>(1, m_.max_params());
     p_.print(
@@ -268,7 +249,7 @@ class CppEmitter {
         {{"n", std::to_string(n)}});
     for (uint32_t e = 0; e < m_.events.size(); ++e) {
       const ir::Event& ev = m_.events[e];
-      p_.print("// event $n$($sig$)", {{"n", ev.name}, {"sig", signature(ev.params)}});
+      p_.print("// event $n$($sig$)", {{"n", ev.name}, {"sig", fields_text(m_, ev.params)}});
       for (const std::string& r : ev.reqs) p_.print("  req $r$", {{"r", quoted(r)}});
       p_.print("\n");
       std::string params, args;

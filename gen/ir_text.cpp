@@ -68,6 +68,12 @@ std::string text(const ir::Machine& m, ir::ExprId id, bool top, const ir::Event*
 
 }  // namespace
 
+std::string fields_text(const ir::Machine& m, const std::vector<ir::Field>& f) {
+  std::string s;
+  for (size_t k = 0; k < f.size(); ++k) s += (k ? ", " : "") + f[k].name + ": " + type_text(m, f[k].type);
+  return s;
+}
+
 std::string expr_text(const ir::Machine& m, ir::ExprId e, uint32_t event) {
   return e == ir::kNone ? "true" : text(m, e, true, event == ir::kNone ? nullptr : &m.events[event]);
 }
@@ -109,12 +115,6 @@ void dump_block(Printer& p, const ir::Machine& m, ir::BlockId b) {
       }
     }
   }
-}
-
-std::string fields_text(const ir::Machine& m, const std::vector<ir::Field>& f) {
-  std::string s;
-  for (size_t k = 0; k < f.size(); ++k) s += (k ? ", " : "") + f[k].name + ": " + type_text(m, f[k].type);
-  return s;
 }
 
 std::string reqs_text(const std::vector<std::string>& r) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "ir.h"
 
@@ -12,6 +13,8 @@ namespace fsm::gen {
 // `event` (when given) names payload fields; otherwise they print as $0, $1, …
 std::string expr_text(const ir::Machine& m, ir::ExprId e, uint32_t event = ir::kNone);
 std::string type_text(const ir::Machine& m, const ir::Type& t);
+// "name: type, name: type" for event payloads and output arguments.
+std::string fields_text(const ir::Machine& m, const std::vector<ir::Field>& f);
 std::string dump_ir(const ir::Module& mod);
 
 }  // namespace fsm::gen
