@@ -1,0 +1,33 @@
+// NvBackend: where the engine's NVRAM callbacks go. libtpms asks for its "permall",
+// "volatilestate" and "savestate" blobs by name (libtpms tpm_nvfilename.h); the engine maps those
+// names to BlobKind and calls this interface, which the store (runtime/store/) implements over the
+// state directory. Kept apart from both so neither depends on the other.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace vtpm::engine {
+
+// The swtpm control channel's blob types (tpm_ioctl.h PTM_BLOB_TYPE_*), one per libtpms name.
+enum class BlobKind : uint8_t { Permanent = 1, Volatile = 2, SaveState = 3 };
+
+enum class LoadStatus : uint8_t {
+  Loaded,   // `out` holds the plain libtpms blob
+  Absent,   // no such blob: libtpms gets exactly TPM_RETRY and manufactures (permall)
+  Failed,   // it exists but does not read or verify: the engine fails closed
+};
+
+class NvBackend {
+ public:
+  virtual LoadStatus load(BlobKind kind, std::vector<uint8_t>& out) = 0;
+  // Durable before it returns true (the store's write-new, fsync, rename, fsync-dir).
+  virtual bool store(BlobKind kind, const uint8_t* data, uint32_t len) = 0;
+  // Removing an absent blob succeeds unless must_exist.
+  virtual bool remove(BlobKind kind, bool must_exist) = 0;
+
+ protected:
+  ~NvBackend() = default;
+};
+
+}  // namespace vtpm::engine

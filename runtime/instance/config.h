@@ -1,0 +1,72 @@
+// Config: what `vtpmd socket …` was asked to do, as parsed from the swtpm 0.7.1 command line
+// (options.cpp). Plain data: the instance (instance.cpp) acts on it, nothing here opens anything.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vtpm::instance {
+
+enum class Endpoint : uint8_t { None, TcpPort, TcpFd, UnixPath, UnixFd, UnixClientFd };
+
+struct ChannelConfig {
+  Endpoint kind = Endpoint::None;
+  std::string path;              // UnixPath
+  std::string bindaddr = "127.0.0.1";  // TcpPort
+  uint16_t port = 0;             // TcpPort
+  int fd = -1;                   // TcpFd, UnixFd, UnixClientFd
+  std::optional<uint32_t> mode;  // unix socket file mode (mode=0600)
+  bool disconnect = false;       // --server …,disconnect: close after each response
+};
+
+enum class KeySource : uint8_t { None, KeyFile, KeyFd, PwdFile, PwdFd };
+enum class KeyFormat : uint8_t { Hex, Binary };
+enum class Kdf : uint8_t { Pbkdf2, Sha512 };
+
+struct KeyConfig {
+  KeySource source = KeySource::None;
+  std::string path;              // KeyFile / PwdFile
+  int fd = -1;                   // KeyFd / PwdFd
+  KeyFormat format = KeyFormat::Hex;
+  uint32_t key_bits = 128;       // mode=aes-cbc -> 128, aes-256-cbc -> 256 (swtpm's default: 128)
+  Kdf kdf = Kdf::Pbkdf2;
+  bool remove = false;           // remove the key file after reading it
+};
+
+enum class Startup : uint8_t { None, Clear, State, Deactivated };
+
+struct Config {
+  bool tpm2 = false;             // without --tpm2: TPM 1.2, as swtpm
+  std::string state_dir;         // --tpmstate dir= / backend-uri=dir:// / env TPM_PATH
+  std::optional<uint32_t> state_mode;  // --tpmstate …,mode=
+  ChannelConfig server;          // --server (None: only CMD_SET_DATAFD gives a data channel)
+  ChannelConfig ctrl;            // --ctrl (None allowed only with --server … and not-need-init)
+  bool not_need_init = false;
+  Startup startup = Startup::None;
+  std::string pid_file;          // --pid file=
+  int pid_fd = -1;               // --pid fd=
+  std::string log_file;          // --log file= ("-" = none)
+  int log_fd = -1;               // --log fd=
+  uint32_t log_level = 0;
+  std::string log_prefix;
+  KeyConfig key;                 // --key (state files), or --pwdfile P (= --key pwdfile=P)
+  KeyConfig migration_key;       // --migration-key (state blobs on the control channel)
+  bool reject_locality4 = false;
+  bool allow_set_locality = false;
+  bool terminate = false;        // -t/--terminate: exit when the data connection closes
+  bool daemon = false;           // -d/--daemon
+  std::string seccomp_action;    // --seccomp action= (accepted; see options.cpp)
+  std::string instance_id;       // --vmid-style identity bound into sealed blobs ("" = none)
+};
+
+// What the command line asks for besides running an instance.
+enum class Action : uint8_t { Run, PrintCapabilities, PrintStates, Help, Version };
+
+struct ParsedCommandLine {
+  Action action = Action::Run;
+  Config config;
+};
+
+}  // namespace vtpm::instance
