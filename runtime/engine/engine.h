@@ -76,7 +76,9 @@ class Engine {
   // Blobs as libtpms marshals them (plain). Running: the live state; stopped: the cached or
   // stored one. SaveState of a TPM2 is empty (returns kRetry with `out` empty).
   uint32_t get_state(BlobKind kind, std::vector<uint8_t>& out);
-  // Only while stopped; consumed by the next init(). Empty `data` clears that blob.
+  // Only while stopped (else kBadOrdinal); consumed by the next init(). Empty `data` makes the
+  // next init() treat that blob as empty instead of loading it (Volatile: do not resume); an empty
+  // Permanent is refused with kBadParameter (libtpms would run, and commit, a zeroed NV).
   uint32_t set_state(BlobKind kind, const uint8_t* data, uint32_t len);
 
   // TPMLIB_SetBufferSize: wanted 0 = query. Setting needs the TPM stopped (else kBadOrdinal).
@@ -85,10 +87,22 @@ class Engine {
   // TPMLIB_GetInfo(flags) JSON, "" if libtpms gives nothing.
   std::string info(uint32_t flags) const;
 
+  // Routes libtpms' own debug output (TPMLIB_SetDebugFD/Level/Prefix; process-global) to `fd`,
+  // for --log level >= 5 (reference/swtpm-qemu.md §7.12). With fd -1 debug output is off, but
+  // libtpms still writes its error lines (e.g. "Entering failure mode") to stderr.
+  static void set_debug(int fd, unsigned level, const char* prefix);
+
  private:
+  friend struct LibtpmsCallbacks;  // engine.cpp: the trampolines libtpms calls back into
+
   TpmVersion version_;
+  NvBackend& nv_;
+  uint32_t choose_rc_ = 0;         // TPMLIB_ChooseTPMVersion's answer; init() reports it
   bool running_ = false;
   uint8_t locality_ = 0;
+  std::vector<uint8_t> cmd_copy_;  // libtpms decrypts parameters in place: never hand it `cmd`
+  unsigned char* resp_ = nullptr;  // libtpms' response buffer, kept and reused (malloc'd)
+  uint32_t resp_cap_ = 0;
 };
 
 }  // namespace vtpm::engine

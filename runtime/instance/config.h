@@ -17,9 +17,17 @@ struct ChannelConfig {
   std::string bindaddr = "127.0.0.1";  // TcpPort
   uint16_t port = 0;             // TcpPort
   int fd = -1;                   // TcpFd, UnixFd, UnixClientFd
-  std::optional<uint32_t> mode;  // unix socket file mode (mode=0600)
+  std::optional<uint32_t> mode;  // unix socket file mode (mode=0600); options.cpp sets it for
+                                 // every UnixPath: mode= or swtpm 0.7.1's default 0770
+  std::optional<uint32_t> uid;   // UnixPath: chown the socket file after bind (uid=, number or name)
+  std::optional<uint32_t> gid;   // UnixPath: chown the socket file after bind (gid=, number or name)
   bool disconnect = false;       // --server …,disconnect: close after each response
 };
+// What each kind means (swtpm 0.7.1 semantics, options.cpp): TcpFd is an already connected data
+// channel (--server type=tcp,fd=N, -f/--fd N; implies terminate); UnixFd is a listening socket to
+// accept on (--server type=unixio,fd=N, --ctrl type=unixio,fd=N, and also --ctrl type=tcp,fd=N,
+// a listening TCP socket: accept() is the same, only SCM_RIGHTS never arrives on it);
+// UnixClientFd is an already connected control channel (--ctrl type=unixio,clientfd=N).
 
 enum class KeySource : uint8_t { None, KeyFile, KeyFd, PwdFile, PwdFd };
 enum class KeyFormat : uint8_t { Hex, Binary };
@@ -47,10 +55,11 @@ struct Config {
   Startup startup = Startup::None;
   std::string pid_file;          // --pid file=
   int pid_fd = -1;               // --pid fd=
-  std::string log_file;          // --log file= ("-" = none)
+  std::string log_file;          // --log file= ("-" = none); neither file nor fd: stderr
   int log_fd = -1;               // --log fd=
-  uint32_t log_level = 0;
+  uint32_t log_level = 0;        // --log level=; --log without level= gives 1, as swtpm
   std::string log_prefix;
+  bool log_truncate = false;     // --log …,truncate: truncate the log file when opening it
   KeyConfig key;                 // --key (state files), or --pwdfile P (= --key pwdfile=P)
   KeyConfig migration_key;       // --migration-key (state blobs on the control channel)
   bool reject_locality4 = false;
