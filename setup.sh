@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's one set-up script for a fresh Debian 12 machine, run as root. It installs the
 # Debian packages that are missing, builds, and runs either the main job or the test suite:
-#   ./setup.sh main   compile, check and prove every spec, print the per-machine summary, write diagrams
+#   ./setup.sh main   build; prove every spec and write diagrams; start a vTPM (vtpmd) and use it
 #   ./setup.sh test   build every preset and run the whole test suite (what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -65,6 +65,8 @@ main_job() {
   for d in out/diagrams/*.dot; do dot -Tsvg "$d" -o "${d%.dot}.svg"; done
   echo "== diagrams and transition tables written to out/diagrams/:"
   ls out/diagrams
+  echo "== a vTPM: vtpmd on embedded defaults, used by tpm2-tools"
+  bash runtime/instance/demo.sh build/default/runtime/instance/vtpmd
 }
 
 test_job() {

@@ -49,7 +49,10 @@ namespace vtpm::transports::swtpm {
   mssim_prefix = 0x00 0x00 0x00 0x08 @mssim_seen any @locality be32 @mssim_size;
 
   tpm2 := tpm2_header | mssim_prefix tpm2_header;
-  tpm12 := tpm12_header;
+  # A TPM 1.2 instance also frames TPM 2 tags and lets libtpms answer them with its TPM 1.2 error:
+  # QEMU's version probe sends TPM2_ReadClock first and must get a reply on an open channel
+  # (ref §2.1), as swtpm gives one.
+  tpm12 := tpm12_header | tpm2_header;
 }%%
 
 namespace {

@@ -211,11 +211,20 @@ INSTANTIATE_TEST_SUITE_P(
         TagCase{"tpm2_mssim_cmd_0x108", TpmKind::Tpm2, {0x00, 0x00, 0x01, 0x08}, 3},
         TagCase{"tpm2_after_mssim_prefix", TpmKind::Tpm2,
                 {0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x0c, 0x00, 0xc1}, 10, true},
-        TagCase{"tpm12_tpm2_tag", TpmKind::Tpm12, {0x80, 0x01}, 1},
+        TagCase{"tpm12_8003", TpmKind::Tpm12, {0x80, 0x03}, 2},
         TagCase{"tpm12_00c4", TpmKind::Tpm12, {0x00, 0xc4}, 2},
         TagCase{"tpm12_00c0", TpmKind::Tpm12, {0x00, 0xc0}, 2},
         TagCase{"tpm12_no_mssim", TpmKind::Tpm12, {0x00, 0x00, 0x00, 0x08}, 2}),
     [](const ::testing::TestParamInfo<TagCase>& i) { return std::string(i.param.name); });
+
+// QEMU's version probe is a TPM 2 command even towards a TPM 1.2 (ref §2.1): it is framed, and
+// libtpms answers it.
+TEST(DataFramer, Tpm12FramesQemusTpm2Probe) {
+  sw::DataFramer f(TpmKind::Tpm12, kBuf);
+  EXPECT_EQ(f.feed(kQemuProbe.data(), kQemuProbe.size()), kQemuProbe.size());
+  ASSERT_EQ(f.status(), FrameStatus::Frame);
+  EXPECT_EQ(f.frame_size(), kQemuProbe.size());
+}
 
 TEST(DataFramer, EveryValidTagIsAccepted) {
   for (uint16_t tag : {0x8001, 0x8002}) {

@@ -1,0 +1,630 @@
+// Instance: see instance.h. The poll loop, the mapping of decoded control requests to InstanceCtrl
+// events, and the host side of the machine's outputs. Reply layouts follow swtpm 0.7.1
+// (reference/swtpm-qemu.md §1.2): a failed command answers with its 4-byte result only, except
+// GET_STATEBLOB, which always sends its 16-byte header.
+#include "instance/instance.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <algorithm>
+#include <cstring>
+
+#include "transports/swtpm/net.h"
+
+namespace vtpm::instance {
+
+namespace sw = transports::swtpm;
+using engine::BlobKind;
+namespace rc = engine::rc;
+
+namespace {
+
+constexpr int64_t kCtrlDeadlineMs = 500;    // swtpm: the rest of a control message within 500 ms
+constexpr int64_t kDataStallMs = 5000;      // a client stalled mid-command is dropped after this
+constexpr uint32_t kMaxBlob = 512 * 1024;   // SET_STATEBLOB limit (ref §1.2)
+
+volatile sig_atomic_t g_terminate = 0;      // SIGTERM/SIGINT: the only state a handler may touch
+void on_terminate(int) { g_terminate = 1; }
+
+int64_t now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void put32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
+}
+
+const char* op_name(ctrl::Op op) {
+  switch (op) {
+    case ctrl::Op::Capability: return "GET_CAPABILITY";
+    case ctrl::Op::Init: return "INIT";
+    case ctrl::Op::Shutdown: return "SHUTDOWN";
+    case ctrl::Op::Established: return "GET_TPMESTABLISHED";
+    case ctrl::Op::Locality: return "SET_LOCALITY";
+    case ctrl::Op::HashStart: return "HASH_START";
+    case ctrl::Op::HashData: return "HASH_DATA";
+    case ctrl::Op::HashEnd: return "HASH_END";
+    case ctrl::Op::Cancel: return "CANCEL_TPM_CMD";
+    case ctrl::Op::StoreVolatile: return "STORE_VOLATILE";
+    case ctrl::Op::ResetEstablished: return "RESET_TPMESTABLISHED";
+    case ctrl::Op::GetStateBlob: return "GET_STATEBLOB";
+    case ctrl::Op::SetStateBlob: return "SET_STATEBLOB";
+    case ctrl::Op::Stop: return "STOP";
+    case ctrl::Op::Config: return "GET_CONFIG";
+    case ctrl::Op::DataFd: return "SET_DATAFD";
+    case ctrl::Op::BufferQuery: return "SET_BUFFERSIZE(query)";
+    case ctrl::Op::BufferSet: return "SET_BUFFERSIZE";
+    case ctrl::Op::Info: return "GET_INFO";
+    case ctrl::Op::Unknown: return "unknown";
+    case ctrl::Op::Malformed: return "malformed";
+    case ctrl::Op::TpmCommand: return "TPM command";
+    case ctrl::Op::AutoInit: return "start-up init";
+    case ctrl::Op::None: return "none";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Instance::Instance(const Config& cfg, engine::Engine& engine, store::StateStore& store, Log& log,
+                   const std::vector<uint8_t>& migration_key)
+    : cfg_(cfg),
+      engine_(engine),
+      store_(store),
+      log_(log),
+      migration_key_(migration_key),
+      decoder_(kMaxBlob),
+      framer_(engine.version(), engine.buffer_size()) {
+  ctrl_in_.resize(4096 + 16);
+  ctrl_out_.resize(16 + kMaxBlob + 64);
+  data_in_.resize(4096 + 16);
+  resp_.resize(4096 + 16);
+  blob_.reserve(kMaxBlob + 64);
+}
+
+Instance::~Instance() {
+  for (int fd : {ctrl_listen_, ctrl_client_, data_listen_, data_client_, passed_fd_})
+    if (fd >= 0) ::close(fd);
+}
+
+bool Instance::open_channels(std::string& err) {
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa{};
+  sa.sa_handler = on_terminate;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+
+  auto open_one = [&](const ChannelConfig& c, const char* what, int& listen_fd, int& client_fd) {
+    switch (c.kind) {
+      case Endpoint::None: return true;
+      case Endpoint::TcpPort: listen_fd = sw::listen_tcp(c.bindaddr, c.port, err); break;
+      case Endpoint::UnixPath: listen_fd = sw::listen_unix(c.path, c.mode, err); break;
+      case Endpoint::UnixFd: listen_fd = c.fd; break;
+      case Endpoint::TcpFd:
+      case Endpoint::UnixClientFd: client_fd = c.fd; return true;
+    }
+    if (listen_fd < 0) {
+      err = std::string(what) + ": " + err;
+      return false;
+    }
+    return true;
+  };
+  if (!open_one(cfg_.ctrl, "--ctrl", ctrl_listen_, ctrl_client_)) return false;
+  if (!open_one(cfg_.server, "--server", data_listen_, data_client_)) return false;
+  if (data_client_ >= 0) data_is_passed_ = true;  // --server type=tcp,fd=N: terminate on close
+  return true;
+}
+
+bool Instance::write_pid_file(std::string& err) {
+  if (cfg_.pid_file.empty() && cfg_.pid_fd < 0) return true;
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, "%d", static_cast<int>(getpid()));
+  int fd = cfg_.pid_fd;
+  if (fd < 0) {
+    fd = ::open(cfg_.pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+      err = "--pid: cannot write '" + cfg_.pid_file + "': " + std::strerror(errno);
+      return false;
+    }
+  }
+  bool ok = ::write(fd, buf, static_cast<size_t>(n)) == n;
+  if (cfg_.pid_fd < 0) ::close(fd);
+  if (!ok) err = "--pid: short write";
+  return ok;
+}
+
+void Instance::cleanup_files() {
+  if (!cfg_.pid_file.empty()) ::unlink(cfg_.pid_file.c_str());
+  if (cfg_.ctrl.kind == Endpoint::UnixPath) ::unlink(cfg_.ctrl.path.c_str());
+  if (cfg_.server.kind == Endpoint::UnixPath) ::unlink(cfg_.server.path.c_str());
+}
+
+// ---- event delivery -------------------------------------------------------------------------
+
+void Instance::deliver(const ctrl::Event& ev) {
+  fsm::rt::Result r = ctrl::dispatch(m_, *this, ev);
+  switch (r.outcome) {
+    case fsm::rt::Outcome::Transitioned:
+    case fsm::rt::Outcome::Ignored:
+      break;
+    case fsm::rt::Outcome::Rejected: {
+      uint8_t out[4];
+      put32(out, r.code);
+      log_.info(2, "ctrl: %s refused in %s: 0x%x", ctrl::event_name(ev.id), ctrl::state_name(m_.state), r.code);
+      send_ctrl(out, 4);
+      break;
+    }
+    case fsm::rt::Outcome::BadPayload:
+    case fsm::rt::Outcome::NoGuard:
+    case fsm::rt::Outcome::Deferred: {
+      // Unreachable by the proofs (payloads are full-width, guards exhaustive, the host
+      // synchronous); answer rather than leave a control client waiting forever.
+      uint8_t out[4];
+      put32(out, rc::kFail);
+      log_.error("vtpmd: internal: %s gave %s in %s", ctrl::event_name(ev.id),
+                 fsm::rt::outcome_name(r.outcome), ctrl::state_name(m_.state));
+      send_ctrl(out, 4);
+      break;
+    }
+  }
+  // Two-phase engine operations: the machine waits in AwaitingEngine for the result.
+  while (m_.state == ctrl::State::AwaitingEngine) {
+    auto op = static_cast<ctrl::Op>(m_.pending);
+    uint32_t code = run_engine(op);
+    ctrl::Event done = code == rc::kSuccess ? ctrl::make_engineDone() : ctrl::make_engineFailed(code);
+    r = ctrl::dispatch(m_, *this, done);
+    if (r.outcome != fsm::rt::Outcome::Transitioned) {
+      log_.error("vtpmd: internal: engine result not taken in %s", ctrl::state_name(m_.state));
+      exiting_ = true;
+      exit_code_ = 1;
+      return;
+    }
+  }
+}
+
+void Instance::trace(ctrl::State from, ctrl::EventId ev, ctrl::State to, uint32_t id) {
+  log_.info(3, "ctrl-machine: %s --%s--> %s (#%u)", ctrl::state_name(from), ctrl::event_name(ev),
+            ctrl::state_name(to), id);
+}
+
+// The request being served (set by handle_ctrl_request for the engine step).
+// ---- outputs ---------------------------------------------------------------------------------
+
+void Instance::perform(uint32_t) {
+  // Nothing here: deliver() runs the pending operation once dispatch has returned, so that the
+  // engine never runs inside a transition.
+}
+
+uint32_t Instance::run_engine(ctrl::Op op) {
+  const sw::CtrlRequest& req = decoder_.request();
+  switch (op) {
+    case ctrl::Op::AutoInit: {
+      uint32_t r = engine_.init(false);
+      if (r != rc::kSuccess) {
+        log_.error("vtpmd: could not initialise the TPM: 0x%x%s%s", r,
+                   store_.last_error().empty() ? "" : ": ", store_.last_error().c_str());
+        return r;
+      }
+      if (cfg_.startup != Startup::None) {
+        uint16_t type = 0;
+        if (cfg_.tpm2) type = cfg_.startup == Startup::State ? 1 : 0;
+        else type = cfg_.startup == Startup::Clear ? 1 : cfg_.startup == Startup::State ? 2 : 3;
+        uint32_t s = engine_.startup(type);
+        if (s != 0) log_.info(1, "vtpmd: start-up Startup(%u) answered 0x%x", type, s);
+      }
+      framer_.set_buffer_size(engine_.buffer_size());
+      return rc::kSuccess;
+    }
+    case ctrl::Op::Init: {
+      engine_.terminate();
+      uint32_t r = engine_.init((req.init_flags & 1u) != 0);
+      if (r != rc::kSuccess) {
+        log_.error("vtpmd: CMD_INIT failed: 0x%x%s%s", r, store_.last_error().empty() ? "" : ": ",
+                   store_.last_error().c_str());
+      }
+      framer_.set_buffer_size(engine_.buffer_size());
+      return r;
+    }
+    case ctrl::Op::Shutdown:
+    case ctrl::Op::Stop:
+      engine_.terminate();
+      return rc::kSuccess;
+    case ctrl::Op::Established: {
+      bool bit = false;
+      uint32_t r = engine_.get_established(bit);
+      established_ = bit;
+      return r;
+    }
+    case ctrl::Op::HashStart: return engine_.hash_start();
+    case ctrl::Op::HashData: {
+      uint32_t r = engine_.hash_data(req.hash_data.data(), static_cast<uint32_t>(req.hash_data.size()));
+      return hash_error_ != rc::kSuccess ? hash_error_ : r;
+    }
+    case ctrl::Op::HashEnd: return engine_.hash_end();
+    case ctrl::Op::Cancel: return engine_.cancel();
+    case ctrl::Op::StoreVolatile: return engine_.store_volatile();
+    case ctrl::Op::ResetEstablished: return engine_.reset_established(req.locality);
+    case ctrl::Op::GetStateBlob: {
+      std::vector<uint8_t> plain;
+      auto kind = static_cast<BlobKind>(req.blob_type);
+      uint32_t r = engine_.get_state(kind, plain);
+      blob_.clear();
+      blob_flags_ = 0;
+      if (r != rc::kSuccess) return r;
+      if (plain.empty()) return rc::kRetry;
+      std::string err;
+      if (!store_.encode_migration_blob(kind, plain, migration_key_, blob_, err)) {
+        log_.error("vtpmd: GET_STATEBLOB: %s", err.c_str());
+        return rc::kFail;
+      }
+      if (!migration_key_.empty()) blob_flags_ |= 2u;  // PTM_STATE_FLAG_ENCRYPTED
+      return rc::kSuccess;
+    }
+    case ctrl::Op::SetStateBlob: {
+      auto kind = static_cast<BlobKind>(req.blob_type);
+      if (req.blob_length == 0) return engine_.set_state(kind, nullptr, 0);
+      std::vector<uint8_t> plain;
+      std::string err;
+      uint32_t r = store_.decode_migration_blob(kind, req.blob.data(), req.blob_length, migration_key_, plain, err);
+      if (r != rc::kSuccess) {
+        log_.error("vtpmd: SET_STATEBLOB: %s", err.c_str());
+        return r;
+      }
+      return engine_.set_state(kind, plain.data(), static_cast<uint32_t>(plain.size()));
+    }
+    case ctrl::Op::BufferSet: {
+      uint32_t r = engine_.set_buffer_size(req.buffer_size, buf_actual_, buf_min_, buf_max_);
+      if (r == rc::kSuccess) framer_.set_buffer_size(buf_actual_);
+      return r;
+    }
+    case ctrl::Op::TpmCommand: {
+      if (framer_.has_locality()) engine_.set_locality(framer_.locality());
+      uint32_t r = engine_.process(framer_.frame(), framer_.frame_size(), resp_.data(),
+                                   engine_.buffer_size(), resp_len_);
+      resp_mssim_ = framer_.mssim();
+      // A TPM error is inside the response; kFail still came with a well-formed fatal response.
+      (void)r;
+      return rc::kSuccess;
+    }
+    case ctrl::Op::Capability:
+    case ctrl::Op::Locality:
+    case ctrl::Op::Config:
+    case ctrl::Op::DataFd:
+    case ctrl::Op::BufferQuery:
+    case ctrl::Op::Info:
+    case ctrl::Op::Unknown:
+    case ctrl::Op::Malformed:
+    case ctrl::Op::None:
+      break;  // awaiting_has_real_op: never pending
+  }
+  return rc::kFail;
+}
+
+void Instance::answer(uint32_t op_value) {
+  auto op = static_cast<ctrl::Op>(op_value);
+  const sw::CtrlRequest& req = decoder_.request();
+  uint8_t* out = ctrl_out_.data();
+  size_t n = 0;
+  log_.info(2, "ctrl: %s ok", op_name(op));
+  switch (op) {
+    case ctrl::Op::TpmCommand: {
+      size_t len = resp_len_;
+      if (resp_mssim_) {
+        len = sw::wrap_mssim_reply(resp_.data(), resp_len_, ctrl_out_.data(), ctrl_out_.size());
+        send_data(ctrl_out_.data(), len);
+      } else {
+        send_data(resp_.data(), len);
+      }
+      return;
+    }
+    case ctrl::Op::AutoInit: return;  // nobody asked
+    case ctrl::Op::Capability: n = sw::encode_capability(out, ctrl_out_.size(), sw::capabilities(engine_.version())); break;
+    case ctrl::Op::Established: n = sw::encode_established(out, ctrl_out_.size(), established_); break;
+    case ctrl::Op::Config: {
+      uint32_t flags = 0;
+      if (cfg_.key.source != KeySource::None) flags |= 1u;       // PTM_CONFIG_FLAG_FILE_KEY
+      if (cfg_.migration_key.source != KeySource::None) flags |= 2u;  // ..._MIGRATION_KEY
+      n = sw::encode_config(out, ctrl_out_.size(), flags);
+      break;
+    }
+    case ctrl::Op::BufferQuery: {
+      uint32_t actual = 0, mn = 0, mx = 0;
+      engine_.set_buffer_size(0, actual, mn, mx);
+      n = sw::encode_buffer_size(out, ctrl_out_.size(), actual, mn, mx);
+      break;
+    }
+    case ctrl::Op::BufferSet:
+      n = sw::encode_buffer_size(out, ctrl_out_.size(), buf_actual_, buf_min_, buf_max_);
+      break;
+    case ctrl::Op::Info: {
+      info_ = engine_.info(static_cast<uint32_t>(req.info_flags));
+      n = sw::encode_info(out, ctrl_out_.size(), info_, req.info_offset);
+      break;
+    }
+    case ctrl::Op::GetStateBlob:
+      n = sw::encode_state_blob(out, ctrl_out_.size(), rc::kSuccess, blob_flags_,
+                                std::span<const uint8_t>(blob_.data(), blob_.size()), req.offset);
+      break;
+    case ctrl::Op::Init:
+    case ctrl::Op::Shutdown:
+    case ctrl::Op::Locality:
+    case ctrl::Op::HashStart:
+    case ctrl::Op::HashData:
+    case ctrl::Op::HashEnd:
+    case ctrl::Op::Cancel:
+    case ctrl::Op::StoreVolatile:
+    case ctrl::Op::ResetEstablished:
+    case ctrl::Op::SetStateBlob:
+    case ctrl::Op::Stop:
+    case ctrl::Op::DataFd:
+    case ctrl::Op::Unknown:
+    case ctrl::Op::Malformed:
+    case ctrl::Op::None:
+      n = sw::encode_result(out, ctrl_out_.size(), rc::kSuccess);
+      break;
+  }
+  send_ctrl(out, n);
+}
+
+void Instance::refuse(uint32_t op_value, uint32_t code) {
+  auto op = static_cast<ctrl::Op>(op_value);
+  log_.info(2, "ctrl: %s failed: 0x%x", op_name(op), code);
+  if (op == ctrl::Op::TpmCommand) {  // the engine could not run it: the fatal response
+    fatalResponse();
+    return;
+  }
+  if (op == ctrl::Op::AutoInit) return;
+  uint8_t* out = ctrl_out_.data();
+  size_t n;
+  if (op == ctrl::Op::GetStateBlob)  // swtpm sends the 16-byte header even on errors
+    n = sw::encode_state_blob(out, ctrl_out_.size(), code, 0, {}, 0);
+  else
+    n = sw::encode_result(out, ctrl_out_.size(), code);
+  send_ctrl(out, n);
+}
+
+void Instance::fatalResponse() {
+  uint8_t out[16];
+  uint32_t n = engine_.fatal_response(out, sizeof out);
+  if (framer_.mssim()) {
+    size_t len = sw::wrap_mssim_reply(out, n, ctrl_out_.data(), ctrl_out_.size());
+    send_data(ctrl_out_.data(), len);
+  } else {
+    send_data(out, n);
+  }
+}
+
+void Instance::setEngineLocality(uint32_t loc) { engine_.set_locality(static_cast<uint8_t>(loc)); }
+
+void Instance::adoptDataFd() {
+  if (data_client_ >= 0) ::close(data_client_);
+  data_client_ = passed_fd_;
+  passed_fd_ = -1;
+  data_is_passed_ = true;
+  framer_.reset();
+  log_.info(1, "vtpmd: data channel installed by CMD_SET_DATAFD");
+}
+
+void Instance::exitProcess(uint32_t code) {
+  exiting_ = true;
+  exit_code_ = static_cast<int>(code);
+}
+
+// ---- I/O -------------------------------------------------------------------------------------
+
+void Instance::send_ctrl(const uint8_t* p, size_t n) {
+  if (ctrl_client_ < 0 || n == 0) return;
+  std::string err;
+  if (!sw::send_all(ctrl_client_, p, n, 2000, err)) {
+    log_.info(1, "vtpmd: control reply lost: %s", err.c_str());
+    close_ctrl_client();
+  }
+}
+
+void Instance::send_data(const uint8_t* p, size_t n) {
+  if (data_client_ < 0 || n == 0) return;
+  std::string err;
+  if (!sw::send_all(data_client_, p, n, 2000, err)) {
+    log_.info(1, "vtpmd: data reply lost: %s", err.c_str());
+    close_data_client(true);
+    return;
+  }
+  if (cfg_.server.disconnect && !data_is_passed_) close_data_client(false);
+}
+
+void Instance::close_ctrl_client() {
+  if (ctrl_client_ >= 0) ::close(ctrl_client_);
+  ctrl_client_ = -1;
+  decoder_.reset();
+  ctrl_deadline_ms_ = -1;
+  // A connected control fd (clientfd=) cannot be replaced: like swtpm, the instance ends.
+  if (ctrl_listen_ < 0 && cfg_.ctrl.kind != Endpoint::None) {
+    exiting_ = true;
+    log_.info(1, "vtpmd: control client closed");
+  }
+}
+
+void Instance::close_data_client(bool hung_up) {
+  if (data_client_ >= 0) ::close(data_client_);
+  data_client_ = -1;
+  framer_.reset();
+  data_deadline_ms_ = -1;
+  bool was_passed = data_is_passed_;
+  data_is_passed_ = false;
+  if (hung_up) log_.info(1, "vtpmd: data client disconnected");
+  if (was_passed) deliver(ctrl::make_dataClosed());
+  if (hung_up && (cfg_.terminate || (was_passed && cfg_.server.kind == Endpoint::TcpFd))) exiting_ = true;
+}
+
+void Instance::serve_ctrl_readable() {
+  int fd = -1;
+  std::string err;
+  ssize_t n = sw::recv_with_fd(ctrl_client_, ctrl_in_.data(), ctrl_in_.size(), fd, err);
+  if (n <= 0) {
+    if (fd >= 0) ::close(fd);
+    close_ctrl_client();
+    return;
+  }
+  if (fd >= 0) {
+    if (passed_fd_ >= 0) ::close(passed_fd_);
+    passed_fd_ = fd;
+  }
+  // One burst feeds one message (swtpm's semantics, see ctrl_codec.h); bytes beyond a complete
+  // message are the codec's error to report. HASH_DATA arrives in chunks, hashed as they come
+  // while the TPM runs (the machine decides about the message as a whole when it completes).
+  size_t off = 0;
+  size_t total = static_cast<size_t>(n);
+  for (uint32_t guard = 0; guard <= total; ++guard) {
+    off += decoder_.feed(ctrl_in_.data() + off, total - off);
+    if (decoder_.status() != sw::CtrlStatus::HashChunk) break;
+    const auto& chunk = decoder_.request().hash_data;
+    if (m_.state == ctrl::State::Running && hash_error_ == rc::kSuccess)
+      hash_error_ = engine_.hash_data(chunk.data(), static_cast<uint32_t>(chunk.size()));
+    if (off >= total) break;
+  }
+  if (decoder_.status() == sw::CtrlStatus::NeedMore || decoder_.status() == sw::CtrlStatus::HashChunk) {
+    if (ctrl_deadline_ms_ < 0) ctrl_deadline_ms_ = now_ms() + kCtrlDeadlineMs;
+    return;
+  }
+  finish_ctrl_message();
+}
+
+void Instance::finish_ctrl_message() {
+  ctrl_deadline_ms_ = -1;
+  if (decoder_.status() == sw::CtrlStatus::Error) {
+    log_.info(1, "vtpmd: bad control message: %s", decoder_.error_text());
+    deliver(ctrl::make_malformed(decoder_.error_code()));
+  } else {
+    handle_ctrl_request();
+  }
+  decoder_.reset();
+  hash_error_ = rc::kSuccess;
+  if (passed_fd_ >= 0) {  // an fd that came with anything but an accepted SET_DATAFD
+    ::close(passed_fd_);
+    passed_fd_ = -1;
+  }
+}
+
+void Instance::handle_ctrl_request() {
+  const sw::CtrlRequest& q = decoder_.request();
+  log_.info(2, "ctrl: request 0x%02x", static_cast<unsigned>(q.cmd));
+  switch (q.cmd) {
+    case sw::CtrlCmd::GetCapability: deliver(ctrl::make_getCapability()); break;
+    case sw::CtrlCmd::Init: deliver(ctrl::make_init((q.init_flags & 1u) != 0)); break;
+    case sw::CtrlCmd::Shutdown: deliver(ctrl::make_shutdown()); break;
+    case sw::CtrlCmd::GetTpmEstablished: deliver(ctrl::make_getEstablished()); break;
+    case sw::CtrlCmd::SetLocality: deliver(ctrl::make_setLocality(q.locality)); break;
+    case sw::CtrlCmd::HashStart: deliver(ctrl::make_hashStart()); break;
+    case sw::CtrlCmd::HashData: deliver(ctrl::make_hashData()); break;
+    case sw::CtrlCmd::HashEnd: deliver(ctrl::make_hashEnd()); break;
+    case sw::CtrlCmd::CancelTpmCmd: deliver(ctrl::make_cancel()); break;
+    case sw::CtrlCmd::StoreVolatile: deliver(ctrl::make_storeVolatile()); break;
+    case sw::CtrlCmd::ResetTpmEstablished: deliver(ctrl::make_resetEstablished(q.locality)); break;
+    case sw::CtrlCmd::GetStateBlob: deliver(ctrl::make_getStateBlob(q.blob_type)); break;
+    case sw::CtrlCmd::SetStateBlob: deliver(ctrl::make_setStateBlob(q.blob_type)); break;
+    case sw::CtrlCmd::Stop: deliver(ctrl::make_stop()); break;
+    case sw::CtrlCmd::GetConfig: deliver(ctrl::make_getConfig()); break;
+    case sw::CtrlCmd::SetDataFd: deliver(ctrl::make_setDataFd(passed_fd_ >= 0)); break;
+    case sw::CtrlCmd::SetBufferSize: deliver(ctrl::make_setBufferSize(q.buffer_size)); break;
+    case sw::CtrlCmd::GetInfo: deliver(ctrl::make_getInfo()); break;
+    case sw::CtrlCmd::LockStorage: deliver(ctrl::make_unknownCmd()); break;  // not in swtpm 0.7.1
+  }
+}
+
+void Instance::serve_data_readable() {
+  ssize_t n = ::read(data_client_, data_in_.data(), data_in_.size());
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    close_data_client(true);
+    return;
+  }
+  size_t off = 0;
+  size_t total = static_cast<size_t>(n);
+  while (off < total && data_client_ >= 0 && !exiting_) {
+    off += framer_.feed(data_in_.data() + off, total - off);
+    if (framer_.status() == sw::FrameStatus::NeedMore) break;
+    if (framer_.status() == sw::FrameStatus::Error) {
+      log_.info(1, "vtpmd: bad TPM command frame: %s; closing the data connection", framer_.error_text());
+      uint8_t out[16];
+      size_t len = framer_.error_response(out, sizeof out);
+      send_data(out, len);
+      close_data_client(false);
+      return;
+    }
+    deliver(ctrl::make_tpmCommand());
+    framer_.reset();
+  }
+  data_deadline_ms_ = framer_.in_progress() ? now_ms() + kDataStallMs : -1;
+}
+
+int Instance::run() {
+  deliver(ctrl::make_start(cfg_.not_need_init, cfg_.reject_locality4));
+  for (uint32_t idle_guard = 0; !exiting_ && !g_terminate; ++idle_guard) {
+    pollfd fds[2];
+    int nfds = 0;
+    int ctrl_idx = -1, data_idx = -1;
+    int ctrl_fd = ctrl_client_ >= 0 ? ctrl_client_ : ctrl_listen_;
+    int data_fd = data_client_ >= 0 ? data_client_ : data_listen_;
+    if (ctrl_fd >= 0) { ctrl_idx = nfds; fds[nfds++] = {ctrl_fd, POLLIN, 0}; }
+    if (data_fd >= 0) { data_idx = nfds; fds[nfds++] = {data_fd, POLLIN, 0}; }
+    if (nfds == 0) {
+      log_.error("vtpmd: no channel left to serve");
+      return 1;
+    }
+    int64_t now = now_ms();
+    int timeout = -1;
+    for (int64_t d : {ctrl_deadline_ms_, data_deadline_ms_})
+      if (d >= 0) timeout = timeout < 0 ? static_cast<int>(d - now) : std::min(timeout, static_cast<int>(d - now));
+    if (timeout < -1 || (timeout < 0 && (ctrl_deadline_ms_ >= 0 || data_deadline_ms_ >= 0))) timeout = 0;
+    int pr = ::poll(fds, static_cast<nfds_t>(nfds), timeout);
+    if (pr < 0) {
+      if (errno == EINTR) continue;
+      log_.error("vtpmd: poll: %s", std::strerror(errno));
+      return 1;
+    }
+    now = now_ms();
+    if (ctrl_deadline_ms_ >= 0 && now >= ctrl_deadline_ms_ && ctrl_client_ >= 0) {
+      decoder_.on_deadline();
+      finish_ctrl_message();
+    }
+    if (data_deadline_ms_ >= 0 && now >= data_deadline_ms_ && data_client_ >= 0) {
+      log_.info(1, "vtpmd: data client stalled mid-command; dropped");
+      close_data_client(true);
+    }
+    if (ctrl_idx >= 0 && (fds[ctrl_idx].revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (ctrl_client_ >= 0 && fds[ctrl_idx].fd == ctrl_client_) {
+        serve_ctrl_readable();
+      } else if (ctrl_listen_ >= 0) {
+        std::string err;
+        ctrl_client_ = sw::accept_client(ctrl_listen_, err);
+      }
+    }
+    if (exiting_) break;
+    if (data_idx >= 0 && (fds[data_idx].revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (data_client_ >= 0 && fds[data_idx].fd == data_client_) {
+        serve_data_readable();
+      } else if (data_listen_ >= 0 && data_client_ < 0) {
+        std::string err;
+        data_client_ = sw::accept_client(data_listen_, err);
+        framer_.reset();
+      }
+    }
+  }
+  if (engine_.running()) engine_.terminate();
+  cleanup_files();
+  return g_terminate ? 0 : exit_code_;
+}
+
+}  // namespace vtpm::instance

@@ -1,0 +1,149 @@
+// vtpmd: one software TPM per process, a drop-in for `swtpm socket` (swtpm 0.7.1 command line and
+// protocols; reference/swtpm-qemu.md §3, §7). main() parses the command line, opens and locks the
+// state directory, loads the keys, builds the engine and the instance, and serves.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "instance/instance.h"
+#include "instance/log.h"
+#include "instance/options.h"
+#include "store/key.h"
+#include "store/openssl_crypto.h"
+#include "store/state_dir.h"
+#include "store/state_store.h"
+
+namespace {
+
+using namespace vtpm;
+using instance::Action;
+using instance::Config;
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "vtpmd: %s\n", msg.c_str());
+  return 1;
+}
+
+// RSA key sizes libtpms offers, from TPMLIB_GetInfo(TPMFEATURES): {"TPMFeatures":{"RSAKeySizes":[…]}}.
+std::vector<unsigned> rsa_key_sizes(const std::string& json) {
+  std::vector<unsigned> out;
+  size_t p = json.find("\"RSAKeySizes\"");
+  if (p == std::string::npos) return out;
+  p = json.find('[', p);
+  size_t e = p == std::string::npos ? p : json.find(']', p);
+  if (e == std::string::npos) return out;
+  unsigned v = 0;
+  bool in = false;
+  for (size_t i = p + 1; i <= e; ++i) {
+    char c = json[i];
+    if (c >= '0' && c <= '9' && v < 100000) { v = v * 10 + static_cast<unsigned>(c - '0'); in = true; }
+    else if (in) { out.push_back(v); v = 0; in = false; }
+  }
+  return out;
+}
+
+// The NvBackend used only to ask libtpms for its features: nothing is stored.
+class NoStore final : public engine::NvBackend {
+ public:
+  engine::LoadStatus load(engine::BlobKind, std::vector<uint8_t>&) override { return engine::LoadStatus::Absent; }
+  bool store(engine::BlobKind, const uint8_t*, uint32_t) override { return false; }
+  bool remove(engine::BlobKind, bool) override { return true; }
+};
+
+int print_capabilities(const Config& cfg) {
+  std::vector<unsigned> sizes;
+  if (cfg.tpm2) {
+    NoStore none;
+    engine::Engine probe(engine::TpmVersion::Tpm2, none);
+    sizes = rsa_key_sizes(probe.info(4 /* TPMLIB_INFO_TPMFEATURES */));
+  }
+  std::printf("%s\n", instance::capabilities_json(cfg.tpm2, sizes).c_str());
+  return 0;
+}
+
+int print_states(const Config& cfg) {
+  if (cfg.state_dir.empty()) return fail("--print-states needs --tpmstate dir= (or TPM_PATH)");
+  store::StateDir dir;
+  std::string err;
+  if (!dir.open(cfg.state_dir, cfg.state_mode.value_or(0600), err)) return fail(err);
+  store::OpensslCrypto crypto;
+  store::StateStore states(dir, cfg.tpm2 ? engine::TpmVersion::Tpm2 : engine::TpmVersion::Tpm12,
+                           crypto, cfg.instance_id);
+  std::vector<store::StoredBlob> blobs;
+  if (!states.list(blobs, err)) return fail(err);
+  // swtpm 0.7.1's one-line format (reference/swtpm-qemu.md §3.3).
+  std::string out = "{ \"type\": \"swtpm\", \"states\": [";
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    out += i ? ", " : " ";
+    out += "{\"name\": \"" + blobs[i].label + "\", \"size\": " + std::to_string(blobs[i].file_size) + "}";
+  }
+  out += blobs.empty() ? "] }" : " ] }";
+  std::printf("%s\n", out.c_str());
+  return 0;
+}
+
+bool daemonize(std::string& err) {
+  pid_t pid = fork();
+  if (pid < 0) { err = "--daemon: fork failed"; return false; }
+  if (pid > 0) _exit(0);
+  setsid();
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    if (null > 2) ::close(null);
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  instance::ParsedCommandLine cl;
+  std::string err;
+  if (!instance::parse_command_line(argc, argv, cl, err)) return fail(err);
+  const Config& cfg = cl.config;
+  switch (cl.action) {
+    case Action::Help: std::fputs(instance::usage_text().c_str(), stdout); return 0;
+    case Action::Version: std::printf("%s\n", instance::version_text().c_str()); return 0;
+    case Action::PrintCapabilities: return print_capabilities(cfg);
+    case Action::PrintStates: return print_states(cfg);
+    case Action::Run: break;
+  }
+
+  instance::Log log;
+  if (!log.open(cfg.log_file, cfg.log_fd, cfg.log_level, cfg.log_prefix, cfg.log_truncate, err)) return fail(err);
+  if (cfg.state_dir.empty()) return fail("missing --tpmstate dir=… (or the TPM_PATH environment variable)");
+
+  store::StateDir dir;
+  if (!dir.open(cfg.state_dir, cfg.state_mode.value_or(0600), err)) return fail(err);
+  if (!dir.lock(err)) return fail(err);
+
+  store::OpensslCrypto crypto;
+  store::SecretKey key, migration_key;
+  if (!store::load_key(crypto, cfg.key, key, err)) return fail("--key: " + err);
+  if (!store::load_key(crypto, cfg.migration_key, migration_key, err))
+    return fail("--migration-key: " + err);
+
+  const auto version = cfg.tpm2 ? engine::TpmVersion::Tpm2 : engine::TpmVersion::Tpm12;
+  store::StateStore states(dir, version, crypto, cfg.instance_id);
+  if (!key.empty() && !states.set_key(key, err)) return fail("--key: " + err);
+  key.clear();
+  engine::Engine tpm(version, states);
+  if (log.fd() >= 0 && cfg.log_level >= 5)
+    engine::Engine::set_debug(log.fd(), cfg.log_level - 4, cfg.log_prefix.c_str());
+
+  instance::Instance vtpm(cfg, tpm, states, log, migration_key.bytes());
+  if (!vtpm.open_channels(err)) return fail(err);
+  if (cfg.daemon && !daemonize(err)) return fail(err);
+  if (!vtpm.write_pid_file(err)) return fail(err);
+  log.info(1, "vtpmd: serving (%s)", cfg.tpm2 ? "TPM 2.0" : "TPM 1.2");
+  return vtpm.run();
+}
