@@ -199,7 +199,16 @@ void Instance::trace(ctrl::State from, ctrl::EventId ev, ctrl::State to, uint32_
             ctrl::state_name(to), id);
 }
 
-// The request being served (set by handle_ctrl_request for the engine step).
+// Fail closed, and say why (DESIGN §5): the store's reason when a file did not decode or verify,
+// else libtpms refused what the files held.
+void Instance::log_init_failure(const char* what, uint32_t r) {
+  if (!store_.last_error().empty())
+    log_.error("vtpmd: %s: TPM not initialised (0x%x): %s", what, r, store_.last_error().c_str());
+  else
+    log_.error("vtpmd: %s: TPM not initialised (0x%x): libtpms did not accept the state in %s (%s)",
+               what, r, cfg_.state_dir.c_str(), store_.file_name(BlobKind::Permanent).c_str());
+}
+
 // ---- outputs ---------------------------------------------------------------------------------
 
 void Instance::perform(uint32_t) {
@@ -213,8 +222,7 @@ uint32_t Instance::run_engine(ctrl::Op op) {
     case ctrl::Op::AutoInit: {
       uint32_t r = engine_.init(false);
       if (r != rc::kSuccess) {
-        log_.error("vtpmd: could not initialise the TPM: 0x%x%s%s", r,
-                   store_.last_error().empty() ? "" : ": ", store_.last_error().c_str());
+        log_init_failure("start-up", r);
         return r;
       }
       if (cfg_.startup != Startup::None) {
@@ -230,10 +238,7 @@ uint32_t Instance::run_engine(ctrl::Op op) {
     case ctrl::Op::Init: {
       engine_.terminate();
       uint32_t r = engine_.init((req.init_flags & 1u) != 0);
-      if (r != rc::kSuccess) {
-        log_.error("vtpmd: CMD_INIT failed: 0x%x%s%s", r, store_.last_error().empty() ? "" : ": ",
-                   store_.last_error().c_str());
-      }
+      if (r != rc::kSuccess) log_init_failure("CMD_INIT", r);
       framer_.set_buffer_size(engine_.buffer_size());
       return r;
     }

@@ -58,6 +58,7 @@ class Instance {
   void send_ctrl(const uint8_t* p, size_t n);
   void send_data(const uint8_t* p, size_t n);
   void cleanup_files();
+  void log_init_failure(const char* what, uint32_t r);
 
   const Config& cfg_;
   engine::Engine& engine_;

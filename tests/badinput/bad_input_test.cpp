@@ -178,6 +178,9 @@ class BadInput : public ::testing::Test {
   static void SetUpTestSuite() {
     d_ = new Daemon();
     ASSERT_TRUE(d_->start(make_dir(), {"--flags", "not-need-init,startup-clear"})) << "vtpmd did not start";
+    // The sockets exist before the TPM is initialised (as with swtpm): wait for the first answer,
+    // so that the manufactured permall is there before any case takes its hash.
+    expect_serving();
   }
   static void TearDownTestSuite() {
     delete d_;
