@@ -1,0 +1,80 @@
+// StateStore: the engine's NvBackend over a state directory, plus the control channel's blob
+// codecs. Files are named as swtpm names them (reference/swtpm-qemu.md §3.4); without a key they
+// are written exactly as swtpm writes them, with one as AES-256-GCM files (blob_codec.h). A file
+// that exists but does not decode makes load() answer Failed with the reason kept in
+// last_error(), so the instance stops with that sentence (DESIGN §5 fail closed).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/nv_backend.h"
+#include "store/blob_codec.h"
+#include "store/crypto.h"
+#include "store/state_dir.h"
+
+namespace vtpm::store {
+
+struct StoredBlob {
+  engine::BlobKind kind;
+  std::string name;     // file name, e.g. tpm2-00.permall
+  std::string label;    // libtpms name, e.g. permall (what --print-states prints)
+  uint64_t file_size;   // what swtpm's --print-states reports
+};
+
+class StateStore final : public engine::NvBackend {
+ public:
+  // `dir` must be open and outlive the store. `identity` ("" = none) is bound into sealed files.
+  StateStore(StateDir& dir, engine::TpmVersion version, Crypto& crypto, std::string identity);
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  // The state-file key (--key/--pwdfile; 16 or 32 bytes). Without one, files are plain.
+  bool set_key(const SecretKey& raw, std::string& err);
+  bool has_key() const { return !key_.raw.empty(); }
+
+  // NvBackend. The first call takes the directory lock if the caller has not (swtpm locks at INIT).
+  engine::LoadStatus load(engine::BlobKind kind, std::vector<uint8_t>& out) override;
+  bool store(engine::BlobKind kind, const uint8_t* data, uint32_t len) override;
+  bool remove(engine::BlobKind kind, bool must_exist) override;
+
+  // Why the last load/store/remove failed ("" when it did not).
+  const std::string& last_error() const { return last_error_; }
+  std::string file_name(engine::BlobKind kind) const;
+  // The generation of the blob last loaded or stored (GCM files count their writes).
+  uint64_t generation(engine::BlobKind kind) const { return generation_[index(kind)]; }
+
+  // CMD_GET_STATEBLOB / CMD_SET_STATEBLOB bodies (swtpm 0.7.1 format; `migration_key` empty =
+  // none). decode answers a TPM result code for the control channel (0 = success) and `err`.
+  bool encode_migration_blob(engine::BlobKind kind, const std::vector<uint8_t>& plain,
+                             const std::vector<uint8_t>& migration_key, std::vector<uint8_t>& out,
+                             std::string& err);
+  uint32_t decode_migration_blob(engine::BlobKind kind, const uint8_t* blob, uint32_t len,
+                                 const std::vector<uint8_t>& migration_key,
+                                 std::vector<uint8_t>& plain, std::string& err);
+
+  // The blobs present, in the order permall, volatilestate, savestate (for --print-states).
+  bool list(std::vector<StoredBlob>& out, std::string& err) const;
+
+ private:
+  static size_t index(engine::BlobKind kind) { return static_cast<size_t>(kind) - 1; }
+  bool ensure_locked();
+  Binding binding(engine::BlobKind kind) const;
+
+  StateDir& dir_;
+  engine::TpmVersion version_;
+  Crypto& crypto_;
+  std::string identity_;
+  StateKey key_;
+  std::string last_error_;
+  uint64_t generation_[3] = {0, 0, 0};
+};
+
+// The control channel's answer for a decode failure (swtpm: 0x21 bad MAC, 0x0d key missing, …).
+uint32_t tpm_result_of(BlobError e);
+// libtpms's name of a blob: permall, volatilestate, savestate.
+const char* blob_label(engine::BlobKind kind);
+
+}  // namespace vtpm::store

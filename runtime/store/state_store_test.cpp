@@ -1,0 +1,238 @@
+// StateStore as the engine sees it: Absent / Loaded / Failed with a kept reason, swtpm's file
+// names and plain layout, GCM files bound to their name and instance, damaged files refused and
+// left byte-identical on disk, the lazy lock, and the control-channel result codes.
+#include "store/state_store.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "store/openssl_crypto.h"
+#include "store/store_test_support.h"
+
+namespace vtpm::store {
+namespace {
+
+using engine::BlobKind;
+using engine::LoadStatus;
+using engine::TpmVersion;
+using testing::from_hex;
+using testing::pattern;
+using testing::read_path;
+using testing::TempDir;
+using testing::write_path;
+
+class Store : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string err;
+    ASSERT_TRUE(dir.open(tmp.path(), 0600, err)) << err;
+    const auto k = from_hex("00112233445566778899aabbccddeeff");
+    key.assign(k.data(), k.size());
+  }
+  bool put(StateStore& s, BlobKind kind, const std::vector<uint8_t>& data) {
+    return s.store(kind, data.data(), static_cast<uint32_t>(data.size()));
+  }
+  TempDir tmp;
+  StateDir dir;
+  OpensslCrypto crypto;
+  SecretKey key;
+};
+
+TEST_F(Store, FileNames) {
+  StateStore t2(dir, TpmVersion::Tpm2, crypto, "");
+  StateStore t1(dir, TpmVersion::Tpm12, crypto, "");
+  EXPECT_EQ(t2.file_name(BlobKind::Permanent), "tpm2-00.permall");
+  EXPECT_EQ(t2.file_name(BlobKind::Volatile), "tpm2-00.volatilestate");
+  EXPECT_EQ(t2.file_name(BlobKind::SaveState), "tpm2-00.savestate");
+  EXPECT_EQ(t1.file_name(BlobKind::Permanent), "tpm-00.permall");
+  EXPECT_EQ(t1.file_name(BlobKind::SaveState), "tpm-00.savestate");
+}
+
+TEST_F(Store, AbsentThenPlainRoundTripAsSwtpmWritesIt) {
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "");
+  std::vector<uint8_t> out = {9};
+  EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Absent);
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(dir.locked());  // first use took the lock
+  EXPECT_EQ(s.last_error(), "");
+  const auto blob = pattern(1299, 4);
+  ASSERT_TRUE(put(s, BlobKind::Permanent, blob)) << s.last_error();
+  std::vector<uint8_t> expect;
+  encode_plain_file(blob, expect);
+  EXPECT_EQ(read_path(tmp.file("tpm2-00.permall")), expect);
+  EXPECT_EQ(expect.size(), 1315u);  // what swtpm 0.7.1 writes for a fresh TPM2's 1299 bytes
+  ASSERT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Loaded) << s.last_error();
+  EXPECT_EQ(out, blob);
+}
+
+TEST_F(Store, SealedRoundTripCountsGenerations) {
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "vm-a");
+  std::string err;
+  ASSERT_TRUE(s.set_key(key, err)) << err;
+  ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(900, 1)));
+  ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(901, 2)));
+  EXPECT_EQ(s.generation(BlobKind::Volatile), 2u);
+  const auto file = read_path(tmp.file("tpm2-00.volatilestate"));
+  ASSERT_GE(file.size(), 10u);
+  EXPECT_EQ(file[5], 0x20);  // flags: vtpmd GCM
+  StateStore fresh(dir, TpmVersion::Tpm2, crypto, "vm-a");
+  ASSERT_TRUE(fresh.set_key(key, err));
+  std::vector<uint8_t> out;
+  ASSERT_EQ(fresh.load(BlobKind::Volatile, out), LoadStatus::Loaded) << fresh.last_error();
+  EXPECT_EQ(out, pattern(901, 2));
+  EXPECT_EQ(fresh.generation(BlobKind::Volatile), 2u);
+}
+
+TEST_F(Store, SealedFileMovedToAnotherNameOrInstanceFails) {
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "vm-a");
+  std::string err;
+  ASSERT_TRUE(s.set_key(key, err));
+  ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(300, 7)));
+  // Type swap: permall copied over volatilestate.
+  ASSERT_TRUE(write_path(tmp.file("tpm2-00.volatilestate"), read_path(tmp.file("tpm2-00.permall"))));
+  std::vector<uint8_t> out;
+  EXPECT_EQ(s.load(BlobKind::Volatile, out), LoadStatus::Failed);
+  EXPECT_TRUE(out.empty());
+  EXPECT_NE(s.last_error().find("state file tpm2-00.volatilestate: AES-256-GCM authentication failed"),
+            std::string::npos)
+      << s.last_error();
+  // Identity swap: the same directory opened as another instance.
+  StateStore other(dir, TpmVersion::Tpm2, crypto, "vm-b");
+  ASSERT_TRUE(other.set_key(key, err));
+  EXPECT_EQ(other.load(BlobKind::Permanent, out), LoadStatus::Failed);
+  // TPM version swap.
+  ASSERT_TRUE(write_path(tmp.file("tpm-00.permall"), read_path(tmp.file("tpm2-00.permall"))));
+  StateStore t12(dir, TpmVersion::Tpm12, crypto, "vm-a");
+  ASSERT_TRUE(t12.set_key(key, err));
+  EXPECT_EQ(t12.load(BlobKind::Permanent, out), LoadStatus::Failed);
+  // The owner still reads it.
+  EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Loaded) << s.last_error();
+}
+
+TEST_F(Store, KeyPolicyFailsClosed) {
+  StateStore plain(dir, TpmVersion::Tpm2, crypto, "");
+  ASSERT_TRUE(put(plain, BlobKind::Permanent, pattern(40, 1)));
+  StateStore keyed(dir, TpmVersion::Tpm2, crypto, "");
+  std::string err;
+  ASSERT_TRUE(keyed.set_key(key, err));
+  std::vector<uint8_t> out;
+  EXPECT_EQ(keyed.load(BlobKind::Permanent, out), LoadStatus::Failed);
+  EXPECT_NE(keyed.last_error().find("not encrypted, but a key was given"), std::string::npos);
+  ASSERT_TRUE(put(keyed, BlobKind::Permanent, pattern(40, 1)));
+  EXPECT_EQ(plain.load(BlobKind::Permanent, out), LoadStatus::Failed);
+  EXPECT_NE(plain.last_error().find("no key was given"), std::string::npos) << plain.last_error();
+}
+
+TEST_F(Store, DamagedFilesFailAndStayByteIdentical) {
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "vm-a");
+  std::string err;
+  ASSERT_TRUE(s.set_key(key, err));
+  ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(24, 3)));
+  const std::string path = tmp.file("tpm2-00.permall");
+  const auto good = read_path(path);
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i < good.size(); ++i) {
+    auto bad = good;
+    bad[i] ^= static_cast<uint8_t>(0x80u >> (i % 8));
+    ASSERT_TRUE(write_path(path, bad));
+    EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Failed) << "byte " << i;
+    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(s.last_error().rfind("state file tpm2-00.permall: ", 0), 0u) << s.last_error();
+    EXPECT_EQ(read_path(path), bad) << "load changed the file at byte " << i;
+  }
+  for (size_t n = 0; n < good.size(); n += 5) {
+    const std::vector<uint8_t> cut(good.begin(), good.begin() + static_cast<long>(n));
+    ASSERT_TRUE(write_path(path, cut));
+    EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Failed) << n;
+    EXPECT_EQ(read_path(path), cut);
+  }
+  ASSERT_TRUE(write_path(path, std::vector<uint8_t>(good.begin(), good.end() - 1)));
+  EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Failed);
+  EXPECT_EQ(s.last_error(), "state file tpm2-00.permall: header says the blob has " +
+                                std::to_string(good.size()) + " bytes, but it has " +
+                                std::to_string(good.size() - 1) + " (truncated or extended)");
+}
+
+TEST_F(Store, RemoveAndList) {
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "");
+  EXPECT_TRUE(s.remove(BlobKind::Volatile, false));
+  EXPECT_FALSE(s.remove(BlobKind::Volatile, true));
+  EXPECT_EQ(s.last_error(), "tpm2-00.volatilestate does not exist");
+  ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(100, 1)));
+  ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(50, 1)));
+  std::vector<StoredBlob> blobs;
+  std::string err;
+  ASSERT_TRUE(s.list(blobs, err)) << err;
+  ASSERT_EQ(blobs.size(), 2u);
+  EXPECT_EQ(blobs[0].label, "permall");
+  EXPECT_EQ(blobs[0].name, "tpm2-00.permall");
+  EXPECT_EQ(blobs[0].file_size, 116u);
+  EXPECT_EQ(blobs[1].label, "volatilestate");
+  EXPECT_EQ(blobs[1].file_size, 66u);
+  EXPECT_TRUE(s.remove(BlobKind::Volatile, true));
+  ASSERT_TRUE(s.list(blobs, err));
+  EXPECT_EQ(blobs.size(), 1u);
+}
+
+TEST_F(Store, LockedByAnotherProcessFailsWithReason) {
+  int ready[2], release[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(release), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    ::close(release[1]);
+    StateDir d;
+    std::string e;
+    const char ok = d.open(tmp.path(), 0600, e) && d.lock(e) ? 'y' : 'n';
+    if (::write(ready[1], &ok, 1) != 1) _exit(2);
+    char c;
+    while (::read(release[0], &c, 1) > 0) {
+    }
+    _exit(0);
+  }
+  ::close(ready[1]);
+  ::close(release[0]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ASSERT_EQ(c, 'y');
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "");
+  std::vector<uint8_t> out;
+  EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Failed);
+  EXPECT_NE(s.last_error().find("is locked by another process"), std::string::npos)
+      << s.last_error();
+  EXPECT_FALSE(put(s, BlobKind::Permanent, pattern(4, 1)));
+  ::close(release[1]);
+  ::close(ready[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Absent) << s.last_error();
+}
+
+TEST_F(Store, MigrationBlobResultCodes) {
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "");
+  const std::vector<uint8_t> mk = from_hex("0f0e0d0c0b0a09080706050403020100");
+  const std::vector<uint8_t> other = from_hex("1f0e0d0c0b0a09080706050403020100");
+  std::vector<uint8_t> blob, plain;
+  std::string err;
+  ASSERT_TRUE(s.encode_migration_blob(BlobKind::Permanent, pattern(64, 1), mk, blob, err)) << err;
+  EXPECT_EQ(s.decode_migration_blob(BlobKind::Permanent, blob.data(),
+                                    static_cast<uint32_t>(blob.size()), mk, plain, err),
+            0u)
+      << err;
+  EXPECT_EQ(plain, pattern(64, 1));
+  EXPECT_EQ(s.decode_migration_blob(BlobKind::Permanent, blob.data(),
+                                    static_cast<uint32_t>(blob.size()), other, plain, err),
+            0x21u);  // TPM_DECRYPT_ERROR, as swtpm
+  EXPECT_EQ(err.rfind("permall blob: HMAC does not verify", 0), 0u) << err;
+  EXPECT_EQ(s.decode_migration_blob(BlobKind::Volatile, blob.data(),
+                                    static_cast<uint32_t>(blob.size()), {}, plain, err),
+            0x0du);  // TPM_KEYNOTFOUND
+  EXPECT_EQ(s.decode_migration_blob(BlobKind::Volatile, blob.data(), 9, {}, plain, err), 0x03u);
+}
+
+}  // namespace
+}  // namespace vtpm::store
