@@ -27,7 +27,9 @@ namespace rc = engine::rc;
 namespace {
 
 constexpr int64_t kCtrlDeadlineMs = 500;    // swtpm: the rest of a control message within 500 ms
-constexpr int64_t kDataStallMs = 5000;      // a client stalled mid-command is dropped after this
+constexpr int64_t kDataStallMs = 5000;      // a client stalled inside a header is dropped after this
+constexpr int64_t kDataQuietMs = 200;       // a header whose body stops coming: answered, dropped
+constexpr uint32_t kVendorSetLocality = 0x20001000;  // TPM2_SetLocality/TPM_SetLocality (ref §1.5)
 constexpr uint32_t kMaxBlob = 512 * 1024;   // SET_STATEBLOB limit (ref §1.2)
 
 volatile sig_atomic_t g_terminate = 0;      // SIGTERM/SIGINT: the only state a handler may touch
@@ -37,6 +39,10 @@ int64_t now_ms() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint32_t read_be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
 void put32(uint8_t* p, uint32_t v) {
@@ -88,10 +94,9 @@ Instance::Instance(const Config& cfg, engine::Engine& engine, store::StateStore&
       decoder_(kMaxBlob),
       framer_(engine.version(), engine.buffer_size()) {
   ctrl_in_.resize(4096 + 16);
-  ctrl_out_.resize(16 + kMaxBlob + 64);
+  ctrl_out_.resize(4096 + 64);   // the largest fixed reply, GET_INFO's 3 KiB, or a wrapped response
   data_in_.resize(4096 + 16);
   resp_.resize(4096 + 16);
-  blob_.reserve(kMaxBlob + 64);
 }
 
 Instance::~Instance() {
@@ -358,10 +363,14 @@ void Instance::answer(uint32_t op_value) {
       n = sw::encode_info(out, ctrl_out_.size(), info_, req.info_offset);
       break;
     }
-    case ctrl::Op::GetStateBlob:
-      n = sw::encode_state_blob(out, ctrl_out_.size(), rc::kSuccess, blob_flags_,
-                                std::span<const uint8_t>(blob_.data(), blob_.size()), req.offset);
-      break;
+    case ctrl::Op::GetStateBlob: {  // the 16-byte header, then the blob from where it lives
+      uint32_t off = req.offset;
+      uint32_t len = off < blob_.size() ? static_cast<uint32_t>(blob_.size()) - off : 0;
+      n = sw::encode_state_blob_header(out, ctrl_out_.size(), rc::kSuccess, blob_flags_, len, len);
+      send_ctrl(out, n);
+      if (len > 0) send_ctrl(blob_.data() + off, len);
+      return;
+    }
     case ctrl::Op::Init:
     case ctrl::Op::Shutdown:
     case ctrl::Op::Locality:
@@ -548,6 +557,11 @@ void Instance::handle_ctrl_request() {
   }
 }
 
+// swtpm 0.7.1 takes what one read returns as one command (ref §1.5); we frame by the size field
+// (a command may come in several reads) and keep swtpm's answers for the malformed cases: bytes
+// beyond the size field in the same read, a size outside 10..buffer, or a body that stops coming
+// all get the TPM's command-size error. After an answered error the rest of the read is
+// discarded and the next read starts a new command.
 void Instance::serve_data_readable() {
   ssize_t n = ::read(data_client_, data_in_.data(), data_in_.size());
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
@@ -556,22 +570,64 @@ void Instance::serve_data_readable() {
     return;
   }
   size_t off = 0;
-  size_t total = static_cast<size_t>(n);
+  const size_t total = static_cast<size_t>(n);
   while (off < total && data_client_ >= 0 && !exiting_) {
     off += framer_.feed(data_in_.data() + off, total - off);
     if (framer_.status() == sw::FrameStatus::NeedMore) break;
     if (framer_.status() == sw::FrameStatus::Error) {
-      log_.info(1, "vtpmd: bad TPM command frame: %s; closing the data connection", framer_.error_text());
-      uint8_t out[16];
-      size_t len = framer_.error_response(out, sizeof out);
-      send_data(out, len);
-      close_data_client(false);
-      return;
+      log_.info(1, "vtpmd: bad TPM command frame: %s", framer_.error_text());
+      uint8_t out[32];
+      send_data(out, framer_.error_response(out, sizeof out));
+      framer_.reset();
+      break;
     }
-    deliver(ctrl::make_tpmCommand());
+    if (off < total) {  // the size field says less than the client sent
+      log_.info(1, "vtpmd: TPM command of %u bytes followed by %zu more in the same write",
+                framer_.frame_size(), total - off);
+      answer_size_error();
+      framer_.reset();
+      break;
+    }
+    if (framer_.frame_size() >= 10 && read_be32(framer_.frame() + 6) == kVendorSetLocality) {
+      vendor_set_locality();
+    } else {
+      deliver(ctrl::make_tpmCommand());
+    }
     framer_.reset();
   }
-  data_deadline_ms_ = framer_.in_progress() ? now_ms() + kDataStallMs : -1;
+  if (framer_.header_complete()) data_deadline_ms_ = now_ms() + kDataQuietMs;
+  else if (framer_.in_progress()) data_deadline_ms_ = now_ms() + kDataStallMs;
+  else data_deadline_ms_ = -1;
+}
+
+void Instance::answer_size_error() {
+  uint8_t out[32];
+  size_t n = sw::tpm_error_response(out + 4, sizeof out - 4, engine_.version(), sw::FrameError::SizeTooLarge);
+  if (framer_.mssim()) send_data(out, sw::wrap_mssim_reply(out + 4, n, out, sizeof out));
+  else send_data(out + 4, n);
+}
+
+// The vendor command TPM2_SetLocality is honoured only with --locality allow-set-locality (ref
+// §1.5); otherwise, as swtpm, it gets the fatal-error response.
+void Instance::vendor_set_locality() {
+  const uint8_t* f = framer_.frame();
+  uint32_t size = framer_.frame_size();
+  if (!cfg_.allow_set_locality || m_.state != ctrl::State::Running || size != 11) {
+    fatalResponse();
+    return;
+  }
+  uint8_t loc = f[10];
+  bool ok = loc <= 4 && !(loc == 4 && cfg_.reject_locality4);
+  if (ok) engine_.set_locality(loc);
+  uint8_t out[10] = {f[0], f[1], 0, 0, 0, 10, 0, 0, 0, 0};
+  if (cfg_.tpm2) { out[0] = 0x80; out[1] = 0x01; } else { out[0] = 0x00; out[1] = 0xc4; }
+  if (!ok) { out[8] = cfg_.tpm2 ? 0x01 : 0x00; out[9] = cfg_.tpm2 ? 0x07 : 0x3d; }  // TPM_RC_LOCALITY / TPM_BAD_LOCALITY
+  if (framer_.mssim()) {
+    uint8_t w[32];
+    send_data(w, sw::wrap_mssim_reply(out, sizeof out, w, sizeof w));
+  } else {
+    send_data(out, sizeof out);
+  }
 }
 
 int Instance::run() {
@@ -605,7 +661,13 @@ int Instance::run() {
       finish_ctrl_message();
     }
     if (data_deadline_ms_ >= 0 && now >= data_deadline_ms_ && data_client_ >= 0) {
-      log_.info(1, "vtpmd: data client stalled mid-command; dropped");
+      data_deadline_ms_ = -1;
+      if (framer_.header_complete()) {  // swtpm answers what it got: the size does not match
+        log_.info(1, "vtpmd: TPM command shorter than its size field; answered and dropped");
+        answer_size_error();
+      } else {
+        log_.info(1, "vtpmd: data client stalled inside a command header; dropped");
+      }
       close_data_client(true);
     }
     if (ctrl_idx >= 0 && (fds[ctrl_idx].revents & (POLLIN | POLLHUP | POLLERR))) {

@@ -66,6 +66,8 @@ class DataFramer {
   // Some bytes of an unfinished command were fed (a peer that stops here is stalled, and an
   // end of stream here is a truncated command).
   bool in_progress() const { return status_ == FrameStatus::NeedMore && started_; }
+  // The whole header (and any prefix) is in, the body is not: the size field is known.
+  bool header_complete() const { return status_ == FrameStatus::NeedMore && header_done_; }
 
   // The TPM error response to send before dropping the connection after Error (wrapped when the
   // prefix was recognised). Returns its length, 0 if `cap` is too small or there is no error.

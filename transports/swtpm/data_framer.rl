@@ -17,7 +17,8 @@ namespace vtpm::transports::swtpm {
   action acc_clear { acc_ = 0; }
   action acc_byte { acc_ = (acc_ << 8) | fc; }
   action keep { buf_[len_++] = fc; }
-  action mssim_seen { mssim_ = true; }
+  # The header alternative kept the prefix's first two bytes before the prefix was certain.
+  action mssim_seen { mssim_ = true; len_ = 0; }
   action locality { locality_ = fc; }
   action mssim_size {
     mssim_size_ = acc_;
@@ -34,25 +35,22 @@ namespace vtpm::transports::swtpm {
 
   be32 = any{4} >acc_clear $acc_byte;
 
-  # TPM 2.0 Part 2 §6.9 TPM_ST_NO_SESSIONS / TPM_ST_SESSIONS; TPM 1.2 Part 2 §6 TPM_TAG_RQU_COMMAND,
-  # _AUTH1_, _AUTH2_.
-  tpm2_tag = 0x80 ( 0x01 | 0x02 );
-  tpm12_tag = 0x00 ( 0xc1 | 0xc2 | 0xc3 );
+  # Any tag but 0x0000 is framed: the tag is libtpms' to judge (it answers TPM_RC_BAD_TAG and the
+  # like, as it does behind swtpm, ref §1.5), so a TPM 1.2 instance also frames QEMU's TPM 2
+  # version probe (ref §2.1). 0x0000 cannot begin a command: on a TPM 2 stream it begins the
+  # TPM_SEND_COMMAND prefix below.
+  tag = ( any any ) - ( 0x00 0x00 );
 
-  # `keep` is embedded last on each header, so it runs before the actions that may stop the machine
+  # `keep` is embedded last on the header, so it runs before the actions that may stop the machine
   # (Ragel orders actions by embedding; inner ones come first) except on the last byte, where
   # header_done is embedded after it.
-  tpm2_header = ( tpm2_tag be32 @cmd_size any{4} ) $keep @header_done;
-  tpm12_header = ( tpm12_tag be32 @cmd_size any{4} ) $keep @header_done;
+  header = ( tag be32 @cmd_size any{4} ) $keep @header_done;
 
   # ref §1.5: cmd BE32 = 8 | locality u8 | size BE32 | command (TPM 2 only).
   mssim_prefix = 0x00 0x00 0x00 0x08 @mssim_seen any @locality be32 @mssim_size;
 
-  tpm2 := tpm2_header | mssim_prefix tpm2_header;
-  # A TPM 1.2 instance also frames TPM 2 tags and lets libtpms answer them with its TPM 1.2 error:
-  # QEMU's version probe sends TPM2_ReadClock first and must get a reply on an open channel
-  # (ref §2.1), as swtpm gives one.
-  tpm12 := tpm12_header | tpm2_header;
+  tpm2 := header | mssim_prefix header;
+  tpm12 := header;
 }%%
 
 namespace {
