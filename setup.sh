@@ -78,7 +78,7 @@ test_job() {
   build fuzz
   run_ctest build/fuzz -L fuzz-smoke
   build sanitize
-  run_ctest build/sanitize -L 'unit|property|golden'
+  run_ctest build/sanitize -L 'unit|property|golden|integration|differential'
   echo
   echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
   [ "$TOTAL_FAIL" -eq 0 ]
