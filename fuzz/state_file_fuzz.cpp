@@ -3,7 +3,8 @@
 // 128- and 256-bit keys (plain, swtpm AES-CBC, legacy and AES-256-GCM paths), and to
 // decode_migration_blob with and without the migration and state keys. Invariants: an error
 // always has a sentence and never leaves plaintext behind; whatever decodes as a plain state
-// file re-encodes to the same bytes (but min_version); the parser's views stay inside the input.
+// file re-encodes to the same bytes (but min_version, and for vtpmd's checked plain file the
+// digest that covers it); the parser's views stay inside the input.
 // Seeds: fuzz/corpus/state_file/, written by state_file_seeds.cpp under the keys of
 // state_file_keys.h.
 #include <algorithm>
@@ -55,7 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Container c;
   if (Container::parse(in, c, err)) {
     check(c.header().total_len == size && within(c.payload(), in));
-    for (uint16_t t : {1, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13}) check(within(c.value(t), in));
+    for (uint16_t t : {1, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15}) {
+      check(within(c.value(t), in));
+    }
   } else {
     check(!err.empty());
   }
@@ -70,11 +73,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     err.clear();
     const BlobError e = decode_state_file(keys.crypto, in, k, b, st, err);
     check_result(e, err, st.plain);
-    if (e == BlobError::None && st.format == FileFormat::Plain) {
+    if (e == BlobError::None && st.format == FileFormat::Plain && !st.checked) {
+      check(!st.has_mark);
       std::vector<uint8_t> again;
       encode_plain_file(st.plain, again);
       // byte 1 (min_version) may be 1 or 2 in a valid file; we write swtpm's 1
       check(again.size() == size && std::equal(again.begin() + 2, again.end(), in.begin() + 2));
+    } else if (e == BlobError::None && st.format == FileFormat::Plain) {
+      // vtpmd's checked file: the same bytes again, but min_version and so the digest over it
+      std::vector<uint8_t> again;
+      check(encode_checked_plain_file(keys.crypto, st.plain, st.has_mark ? &st.mark : nullptr,
+                                      again, err));
+      check(again.size() == size && size >= 32 &&
+            std::equal(again.begin() + 2, again.end() - 32, in.begin() + 2));
+      if (in[1] == 1) check(std::equal(again.begin(), again.end(), in.begin()));
     }
   }
 

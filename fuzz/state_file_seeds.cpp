@@ -146,6 +146,14 @@ int main(int argc, char** argv) {
   finish_blob(out, 1, 0);
   ok &= write(dir, "invalid_duplicate_tlv.bin", out);
   ok &= write(dir, "header_only_migration.bin", {2, 1, 0, 10, 0, 4, 0, 0, 0, 10});
+  // vtpmd's checked plain files and a GCM file with a journal mark (last: the counter above).
+  const JournalMark mark{0x1122334455667788ull, 42};
+  ok &= encode_checked_plain_file(crypto, state, nullptr, out, err) &&
+        write(dir, "plain_checked.bin", out);
+  ok &= encode_checked_plain_file(crypto, state, &mark, out, err) &&
+        write(dir, "plain_checked_mark.bin", out);
+  ok &= encode_gcm_file(crypto, k32, b, 8, state, out, err, &mark) &&
+        write(dir, "gcm_key256_mark.bin", out);
   if (!ok) {
     std::fprintf(stderr, "could not write the seeds: %s\n", err.c_str());
     return 1;

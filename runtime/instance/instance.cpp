@@ -214,6 +214,13 @@ void Instance::log_init_failure(const char* what, uint32_t r) {
                what, r, cfg_.state_dir.c_str(), store_.file_name(BlobKind::Permanent).c_str());
 }
 
+// The journal's writes go into the swtpm-format snapshot files whenever the TPM stops, so that a
+// state directory left by vtpmd is plain swtpm state (runtime/store/journal.h). A failure loses
+// nothing (the journal stays and is replayed next time); it is logged.
+void Instance::compact_store() {
+  if (!store_.compact()) log_.error("vtpmd: could not fold the journal into the state files: %s", store_.last_error().c_str());
+}
+
 // ---- outputs ---------------------------------------------------------------------------------
 
 void Instance::perform(uint32_t) {
@@ -250,6 +257,7 @@ uint32_t Instance::run_engine(ctrl::Op op) {
     case ctrl::Op::Shutdown:
     case ctrl::Op::Stop:
       engine_.terminate();
+      compact_store();
       return rc::kSuccess;
     case ctrl::Op::Established: {
       bool bit = false;
@@ -264,7 +272,11 @@ uint32_t Instance::run_engine(ctrl::Op op) {
     }
     case ctrl::Op::HashEnd: return engine_.hash_end();
     case ctrl::Op::Cancel: return engine_.cancel();
-    case ctrl::Op::StoreVolatile: return engine_.store_volatile();
+    case ctrl::Op::StoreVolatile: {  // swtpm's users look for the volatilestate file: fold it in
+      uint32_t r = engine_.store_volatile();
+      if (r == rc::kSuccess) compact_store();
+      return r;
+    }
     case ctrl::Op::ResetEstablished: return engine_.reset_established(req.locality);
     case ctrl::Op::GetStateBlob: {
       std::vector<uint8_t> plain;
@@ -690,6 +702,7 @@ int Instance::run() {
     }
   }
   if (engine_.running()) engine_.terminate();
+  compact_store();
   cleanup_files();
   return g_terminate ? 0 : exit_code_;
 }

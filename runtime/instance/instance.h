@@ -58,6 +58,7 @@ class Instance {
   void send_ctrl(const uint8_t* p, size_t n);
   void send_data(const uint8_t* p, size_t n);
   void cleanup_files();
+  void compact_store();
   void answer_size_error();
   void vendor_set_locality();
   void log_init_failure(const char* what, uint32_t r);

@@ -79,8 +79,15 @@ BlobError legacy_open(Crypto& crypto, Bytes key, Bytes ct, std::vector<uint8_t>&
   return BlobError::None;
 }
 
+constexpr size_t kMarkBytes = 16;
+
+void put_mark(uint8_t out[kMarkBytes], const JournalMark& m) {
+  put_be64(out, m.epoch);
+  put_be64(out + 8, m.sequence);
+}
+
 void append_gcm_aad(std::vector<uint8_t>& aad, const uint8_t* hdr, const Binding& b,
-                    uint64_t generation) {
+                    uint64_t generation, Bytes mark) {
   const Bytes label = str_bytes(kGcmAadLabel);
   aad.insert(aad.end(), label.begin(), label.end());
   aad.insert(aad.end(), hdr, hdr + kHeaderBytes);
@@ -91,17 +98,65 @@ void append_gcm_aad(std::vector<uint8_t>& aad, const uint8_t* hdr, const Binding
   put_be32(n + 8, static_cast<uint32_t>(b.identity.size()));
   aad.insert(aad.end(), n, n + sizeof n);
   aad.insert(aad.end(), b.identity.begin(), b.identity.end());
+  aad.insert(aad.end(), mark.begin(), mark.end());
+}
+
+// The journal mark TLV, when present: 16 bytes.
+bool read_mark(const Container& c, DecodedState& out, std::string& err) {
+  if (!c.has(tag::kJournalMark)) return true;
+  const Bytes m = c.value(tag::kJournalMark);
+  if (m.size() != kMarkBytes) {
+    err = fmt("journal mark has %llu bytes, expected 16", m.size());
+    return false;
+  }
+  out.has_mark = true;
+  out.mark.epoch = get_be64(m.data());
+  out.mark.sequence = get_be64(m.data() + 8);
+  return true;
+}
+
+// vtpmd's checked plain file: TLV 1 [, 0x15], 0x14 in that order, the digest over all before it.
+BlobError decode_checked_plain(Crypto& crypto, Bytes file, const Container& c, DecodedState& out,
+                               std::string& err) {
+  const Bytes data = c.value(tag::kData), digest = c.value(tag::kSha256);
+  const size_t mark_len = c.has(tag::kJournalMark) ? kTlvHeaderBytes + kMarkBytes : 0;
+  const size_t body = kHeaderBytes + kTlvHeaderBytes + data.size() + mark_len;
+  if (digest.size() != Crypto::kSha256Bytes) {
+    return fail(BlobError::Malformed, err,
+                fmt("SHA-256 TLV has %llu bytes, expected 32", digest.size()));
+  }
+  if (!read_mark(c, out, err)) return BlobError::Malformed;
+  if (data.data() != file.data() + kHeaderBytes + kTlvHeaderBytes ||
+      file.size() != body + kTlvHeaderBytes + Crypto::kSha256Bytes ||
+      digest.data() != file.data() + body + kTlvHeaderBytes) {
+    return fail(BlobError::Malformed, err,
+                "the TLVs are not in the order vtpmd writes them (data, mark, SHA-256)");
+  }
+  uint8_t want[Crypto::kSha256Bytes];
+  if (!crypto.sha256(file.first(body), want)) {
+    return fail(BlobError::Internal, err, "SHA-256 failed");
+  }
+  if (!secret_equal(want, digest.data(), sizeof want)) {
+    return fail(BlobError::Integrity, err,
+                "SHA-256 of the data does not match (the file is damaged)");
+  }
+  out.plain.assign(data.begin(), data.end());
+  out.checked = true;
+  return BlobError::None;
 }
 
 BlobError decode_gcm(Crypto& crypto, const Container& c, const StateKey* key, const Binding& b,
                      DecodedState& out, std::string& err) {
   const uint32_t want = Container::tag_bit(tag::kGcmNonce) | Container::tag_bit(tag::kGcmCiphertext) |
                         Container::tag_bit(tag::kGcmTag) | Container::tag_bit(tag::kGcmGeneration);
+  const uint32_t allowed = want | Container::tag_bit(tag::kJournalMark);
   if (c.header().flags != flag::kGcm) {
     return fail(BlobError::Malformed, err,
                 fmt("header flags 0x%llx mix AES-256-GCM with swtpm flags", c.header().flags));
   }
-  if (!c.only(want, err) || !c.require(want, err)) return BlobError::Malformed;
+  if (!c.only(allowed, err) || !c.require(want, err) || !read_mark(c, out, err)) {
+    return BlobError::Malformed;
+  }
   const Bytes nonce = c.value(tag::kGcmNonce), ct = c.value(tag::kGcmCiphertext),
               tg = c.value(tag::kGcmTag), gen = c.value(tag::kGcmGeneration);
   if (nonce.size() != Crypto::kGcmNonceBytes || tg.size() != Crypto::kGcmTagBytes || gen.size() != 8) {
@@ -115,7 +170,7 @@ BlobError decode_gcm(Crypto& crypto, const Container& c, const StateKey* key, co
   }
   out.generation = get_be64(gen.data());
   std::vector<uint8_t> aad;
-  append_gcm_aad(aad, c.header_bytes().data(), b, out.generation);
+  append_gcm_aad(aad, c.header_bytes().data(), b, out.generation, c.value(tag::kJournalMark));
   out.plain.resize(ct.size());
   if (!crypto.gcm_open(key->gcm.span(), nonce, aad, ct, tg, out.plain.data())) {
     out.plain.clear();
@@ -296,13 +351,24 @@ BlobError decode_state_file(Crypto& crypto, Bytes file, const StateKey* key, con
   }
   if (flags != 0) return fail(BlobError::Malformed, err, fmt("unexpected header flags 0x%llx", flags));
   const uint32_t data = Container::tag_bit(tag::kData);
-  if (!c.only(data, err) || !c.require(data, err)) return BlobError::Malformed;
+  const uint32_t checked = data | Container::tag_bit(tag::kSha256);
+  if (!c.only(checked | Container::tag_bit(tag::kJournalMark), err) || !c.require(data, err)) {
+    return BlobError::Malformed;
+  }
+  if (c.has(tag::kJournalMark) && !c.has(tag::kSha256)) {
+    return fail(BlobError::Malformed, err, "journal mark without the SHA-256 TLV it comes with");
+  }
   if (key != nullptr) {
     return fail(BlobError::NotEncrypted, err,
                 "the file is not encrypted, but a key was given (refusing to downgrade)");
   }
-  out.plain.assign(c.value(tag::kData).begin(), c.value(tag::kData).end());
   out.format = FileFormat::Plain;
+  if (c.has(tag::kSha256)) {
+    const BlobError e = decode_checked_plain(crypto, file, c, out, err);
+    if (e != BlobError::None) out = DecodedState();
+    return e;
+  }
+  out.plain.assign(c.value(tag::kData).begin(), c.value(tag::kData).end());
   return BlobError::None;
 }
 
@@ -312,14 +378,47 @@ void encode_plain_file(Bytes plain, std::vector<uint8_t>& out) {
   finish_blob(out, 1, 0);  // swtpm writes version 2, min_version 1
 }
 
+bool encode_checked_plain_file(Crypto& crypto, Bytes plain, const JournalMark* mark,
+                               std::vector<uint8_t>& out, std::string& err) {
+  const size_t mark_len = mark != nullptr ? kTlvHeaderBytes + kMarkBytes : 0;
+  const size_t total = kHeaderBytes + kTlvHeaderBytes + plain.size() + mark_len + kTlvHeaderBytes +
+                       Crypto::kSha256Bytes;
+  if (total > UINT32_MAX) {
+    err = "state blob too large";
+    return false;
+  }
+  start_blob(out, total - kHeaderBytes);
+  append_tlv(out, tag::kData, plain);
+  if (mark != nullptr) {
+    uint8_t m[kMarkBytes];
+    put_mark(m, *mark);
+    append_tlv(out, tag::kJournalMark, Bytes(m, sizeof m));
+  }
+  // The header must carry the final length before the digest covers it.
+  header_bytes(out.data(), 1, 0, static_cast<uint32_t>(total));
+  uint8_t d[Crypto::kSha256Bytes];
+  if (!crypto.sha256(out, d)) {
+    out.clear();
+    err = "SHA-256 failed";
+    return false;
+  }
+  append_tlv(out, tag::kSha256, Bytes(d, sizeof d));
+  return out.size() == total;
+}
+
 bool encode_gcm_file(Crypto& crypto, const StateKey& key, const Binding& b, uint64_t generation,
-                     Bytes plain, std::vector<uint8_t>& out, std::string& err) {
+                     Bytes plain, std::vector<uint8_t>& out, std::string& err,
+                     const JournalMark* mark) {
   if (key.gcm.size() != Crypto::kGcmKeyBytes) {
     err = "no AES-256-GCM key";
     return false;
   }
+  uint8_t m[kMarkBytes];
+  if (mark != nullptr) put_mark(m, *mark);
+  const Bytes mark_bytes = mark != nullptr ? Bytes(m, sizeof m) : Bytes();
   const size_t total = kHeaderBytes + 4 * kTlvHeaderBytes + 8 + Crypto::kGcmNonceBytes +
-                       plain.size() + Crypto::kGcmTagBytes;
+                       plain.size() + Crypto::kGcmTagBytes +
+                       (mark != nullptr ? kTlvHeaderBytes + kMarkBytes : 0);
   if (total > UINT32_MAX) {
     err = "state blob too large";
     return false;
@@ -333,7 +432,7 @@ bool encode_gcm_file(Crypto& crypto, const StateKey& key, const Binding& b, uint
     return false;
   }
   std::vector<uint8_t> aad;
-  append_gcm_aad(aad, hdr, b, generation);
+  append_gcm_aad(aad, hdr, b, generation, mark_bytes);
 
   start_blob(out, total - kHeaderBytes);
   append_tlv(out, tag::kGcmGeneration, Bytes(gen, sizeof gen));
@@ -351,6 +450,7 @@ bool encode_gcm_file(Crypto& crypto, const StateKey& key, const Binding& b, uint
     return false;
   }
   append_tlv(out, tag::kGcmTag, Bytes(tg, sizeof tg));
+  if (mark != nullptr) append_tlv(out, tag::kJournalMark, mark_bytes);
   std::copy(hdr, hdr + kHeaderBytes, out.begin());
   return out.size() == total;
 }

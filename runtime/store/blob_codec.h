@@ -13,20 +13,32 @@
 #include "store/crypto.h"
 #include "store/secret.h"
 
-// State files read: plain (swtpm: TLV 1), swtpm-encrypted (flag 0x01 [+0x08]: TLVs 2, 3, 6 —
+// State files read: plain (swtpm: TLV 1, or vtpmd's checked plain file below), swtpm-encrypted (flag 0x01 [+0x08]: TLVs 2, 3, 6 —
 // AES-CBC, pad to a multiple of the key length with bytes equal to the pad length, then
 // HMAC-SHA256 with the same key over ciphertext‖IV, the IV as long as the key), header version 1
 // and headerless legacy files (payload raw, or with a key AES-CBC under a zero IV of
-// SHA-256(data)‖data), and vtpmd's GCM files. Written: plain (exactly as swtpm writes it, so the
-// directory stays swtpm's) or, with a key, GCM. A plain file is refused when a key is given.
+// SHA-256(data)‖data), and vtpmd's GCM files. Written: vtpmd's checked plain file (swtpm's
+// layout plus two TLVs that swtpm 0.7.1 skips, so the directory stays swtpm's) or, with a key,
+// GCM. A plain file is refused when a key is given.
+//
+// vtpmd's checked plain file (header version 2, min_version 1, flags 0, exactly this order):
+//   TLV 1 data   [TLV 0x15 journal mark: BE64 epoch, BE64 sequence]   TLV 0x14 SHA-256 (32)
+// where the SHA-256 covers every byte of the file before TLV 0x14 (header, TLV 1, mark), so any
+// change to the file (a bit flip, a truncation, an edited length) is refused with a sentence
+// naming the damage; libtpms itself does not check all of its blob. A plain file without TLV
+// 0x14 is swtpm's (or one a swtpm rewrote) and loads as before, unchecked; TLV 0x15 is only
+// accepted together with 0x14. TLV 0x15 (in GCM files too, where it is authenticated) is a
+// journal position, epoch and sequence; the journal (journal.h) recognises its snapshots by
+// SHA-256 instead, so vtpmd's StateStore does not write it at present.
 //
 // vtpmd's GCM state file (header version 2, min_version 2, flags 0x20 only; swtpm 0.7.1 finds
 // no TLV 1 in it and refuses it):
 //   TLV 0x13 generation BE64   TLV 0x10 nonce (12, random)   TLV 0x11 ciphertext   TLV 0x12 tag (16)
+//   [TLV 0x15 journal mark, BE64 epoch ‖ BE64 sequence: snapshots written by the journal]
 //   key  = HKDF-SHA256(ikm = the --key/--pwdfile key, salt = none, info = kGcmKeyInfo), 32 bytes
 //   AAD  = kGcmAadLabel ‖ header (10 bytes, as in the file) ‖ u8 TPM version (1: 1.2, 2: 2.0)
 //          ‖ u8 blob type (1 permall, 2 volatilestate, 3 savestate) ‖ BE64 generation
-//          ‖ BE32 identity length ‖ identity
+//          ‖ BE32 identity length ‖ identity [‖ the journal mark's 16 bytes, when present]
 // so a file renamed to another blob type, carried to another instance identity or TPM version,
 // or with its header or generation edited, fails authentication. Nonces are random (96 bits):
 // far below the 2^32 writes per key where random GCM nonces would need retiring the key.
@@ -63,18 +75,33 @@ struct StateKey {
 };
 bool derive_state_key(Crypto& crypto, Bytes raw, StateKey& out, std::string& err);
 
+// Where a snapshot stands in the journal (journal.h): it includes every record of journal
+// `epoch` up to and including `sequence`.
+struct JournalMark {
+  uint64_t epoch = 0;
+  uint64_t sequence = 0;
+};
+
 struct DecodedState {
   std::vector<uint8_t> plain;
   FileFormat format = FileFormat::Plain;
   uint64_t generation = 0;                     // GCM files; 0 otherwise
+  bool checked = false;                        // plain: TLV 0x14 present and verified
+  bool has_mark = false;                       // TLV 0x15 present (then `mark` is it)
+  JournalMark mark;
 };
 
 // key == nullptr: no key configured.
 BlobError decode_state_file(Crypto& crypto, Bytes file, const StateKey* key, const Binding& b,
                             DecodedState& out, std::string& err);
+// swtpm's own plain file, byte for byte (tests, tools; vtpmd writes the checked one).
 void encode_plain_file(Bytes plain, std::vector<uint8_t>& out);
+// vtpmd's checked plain file (above); `mark` nullptr: no TLV 0x15.
+bool encode_checked_plain_file(Crypto& crypto, Bytes plain, const JournalMark* mark,
+                               std::vector<uint8_t>& out, std::string& err);
 bool encode_gcm_file(Crypto& crypto, const StateKey& key, const Binding& b, uint64_t generation,
-                     Bytes plain, std::vector<uint8_t>& out, std::string& err);
+                     Bytes plain, std::vector<uint8_t>& out, std::string& err,
+                     const JournalMark* mark = nullptr);
 // swtpm 0.7.1's encrypted state file, for tests and tools (vtpmd itself writes GCM).
 bool encode_swtpm_encrypted_file(Crypto& crypto, Bytes key, Bytes plain, std::vector<uint8_t>& out,
                                  std::string& err);

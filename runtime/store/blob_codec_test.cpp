@@ -252,6 +252,115 @@ TEST_F(Codec, PlainFileFramingFlipsAreRefused) {
   }
 }
 
+TEST_F(Codec, CheckedPlainFileLayout) {
+  const auto plain = from_hex("0003ab36");
+  std::vector<uint8_t> out;
+  std::string err;
+  ASSERT_TRUE(encode_checked_plain_file(crypto, plain, nullptr, out, err)) << err;
+  // swtpm's file, its total length grown by the digest TLV, then TLV 0x14 over all before it.
+  std::vector<uint8_t> head = from_hex("0201000a00000000003a" "000100000004" "0003ab36");
+  ASSERT_EQ(out.size(), head.size() + 6 + 32);
+  EXPECT_EQ(std::vector<uint8_t>(out.begin(), out.begin() + 20), head);
+  EXPECT_EQ(std::vector<uint8_t>(out.begin() + 20, out.begin() + 26), from_hex("001400000020"));
+  uint8_t d[32];
+  ASSERT_TRUE(crypto.sha256(head, d));
+  EXPECT_EQ(std::vector<uint8_t>(out.begin() + 26, out.end()), std::vector<uint8_t>(d, d + 32));
+  DecodedState st;
+  ASSERT_EQ(decode(out, nullptr, binding, st), BlobError::None) << last_err;
+  EXPECT_EQ(st.plain, plain);
+  EXPECT_EQ(st.format, FileFormat::Plain);
+  EXPECT_TRUE(st.checked);
+  EXPECT_FALSE(st.has_mark);
+  // swtpm's own file still loads, unchecked.
+  std::vector<uint8_t> sw;
+  encode_plain_file(plain, sw);
+  ASSERT_EQ(decode(sw, nullptr, binding, st), BlobError::None) << last_err;
+  EXPECT_FALSE(st.checked);
+  EXPECT_EQ(decode(out, &key, binding, st), BlobError::NotEncrypted);
+}
+
+TEST_F(Codec, CheckedPlainFileWithJournalMark) {
+  const JournalMark mark{0x0102030405060708ull, 77};
+  std::vector<uint8_t> out;
+  std::string err;
+  ASSERT_TRUE(encode_checked_plain_file(crypto, pattern(30, 5), &mark, out, err)) << err;
+  Container c;
+  ASSERT_TRUE(Container::parse(out, c, err)) << err;
+  EXPECT_EQ(c.value(tag::kJournalMark).size(), 16u);
+  DecodedState st;
+  ASSERT_EQ(decode(out, nullptr, binding, st), BlobError::None) << last_err;
+  EXPECT_TRUE(st.checked && st.has_mark);
+  EXPECT_EQ(st.mark.epoch, mark.epoch);
+  EXPECT_EQ(st.mark.sequence, 77u);
+  EXPECT_EQ(st.plain, pattern(30, 5));
+  // A mark without the digest, or TLVs out of order, are refused.
+  std::vector<uint8_t> bare;
+  start_blob(bare, 0);
+  append_tlv(bare, tag::kData, pattern(4, 1));
+  append_tlv(bare, tag::kJournalMark, std::vector<uint8_t>(16, 0));
+  finish_blob(bare, 1, 0);
+  EXPECT_EQ(decode(bare, nullptr, binding, st), BlobError::Malformed);
+  EXPECT_NE(last_err.find("journal mark without"), std::string::npos) << last_err;
+  std::vector<uint8_t> swapped;
+  start_blob(swapped, 0);
+  append_tlv(swapped, tag::kJournalMark, std::vector<uint8_t>(16, 0));
+  append_tlv(swapped, tag::kData, pattern(4, 1));
+  finish_blob(swapped, 1, 0);
+  uint8_t d[32];
+  ASSERT_TRUE(crypto.sha256(swapped, d));
+  std::vector<uint8_t> fixed = swapped;
+  append_tlv(fixed, tag::kSha256, Bytes(d, 32));
+  put_be32(&fixed[6], static_cast<uint32_t>(fixed.size()));
+  EXPECT_EQ(decode(fixed, nullptr, binding, st), BlobError::Malformed);
+  EXPECT_NE(last_err.find("not in the order"), std::string::npos) << last_err;
+}
+
+TEST_F(Codec, EveryBitFlipAndTruncationOfCheckedPlainFileIsRefused) {
+  const JournalMark mark{5, 9};
+  for (const JournalMark* m : {static_cast<const JournalMark*>(nullptr), &mark}) {
+    std::vector<uint8_t> f;
+    std::string err;
+    ASSERT_TRUE(encode_checked_plain_file(crypto, pattern(40, 2), m, f, err)) << err;
+    for (size_t i = 0; i < f.size(); ++i) {
+      for (int bit = 0; bit < 8; ++bit) {
+        auto g = f;
+        g[i] ^= static_cast<uint8_t>(1u << bit);
+        DecodedState st;
+        EXPECT_NE(decode(g, nullptr, binding, st), BlobError::None) << "byte " << i << " bit " << bit;
+        EXPECT_TRUE(st.plain.empty());
+        EXPECT_FALSE(last_err.empty());
+      }
+    }
+    for (size_t n = 0; n < f.size(); ++n) {
+      DecodedState st;
+      EXPECT_NE(decode(Bytes(f).first(n), nullptr, binding, st), BlobError::None) << n;
+    }
+    // A flip inside the payload is reported as damage found by the digest.
+    auto g = f;
+    g[20] ^= 4;
+    DecodedState st;
+    EXPECT_EQ(decode(g, nullptr, binding, st), BlobError::Integrity);
+    EXPECT_EQ(last_err, "SHA-256 of the data does not match (the file is damaged)");
+  }
+}
+
+TEST_F(Codec, GcmJournalMarkIsAuthenticated) {
+  const JournalMark mark{11, 12};
+  std::vector<uint8_t> f;
+  std::string err;
+  ASSERT_TRUE(encode_gcm_file(crypto, key, binding, 3, pattern(50, 1), f, err, &mark)) << err;
+  DecodedState st;
+  ASSERT_EQ(decode(f, &key, binding, st), BlobError::None) << last_err;
+  EXPECT_TRUE(st.has_mark);
+  EXPECT_EQ(st.mark.epoch, 11u);
+  EXPECT_EQ(st.mark.sequence, 12u);
+  EXPECT_EQ(st.plain, pattern(50, 1));
+  // The mark is the last 16 bytes: editing it fails authentication.
+  auto g = f;
+  g.back() ^= 1;
+  EXPECT_EQ(decode(g, &key, binding, st), BlobError::Integrity);
+}
+
 // Legacy formats: header version 1, and files from before headers (swtpm's own test data has
 // both): AES-CBC with a zero IV over SHA-256(data)‖data, padded as swtpm pads.
 std::vector<uint8_t> legacy_encrypt(Crypto& crypto, Bytes key, Bytes data) {

@@ -16,8 +16,12 @@
 //   TLV     tag BE16, length BE32, value (version 2 only; version 1 has one opaque payload)
 //
 // swtpm's flags and tags (0x01-0x10, 1-7) are listed below; vtpmd's own, for its AES-256-GCM
-// state files, are flag 0x20 and tags 0x10-0x13 (blob_codec.h documents that format). The parser
-// refuses unknown tags and duplicates, which swtpm would skip or take the first of.
+// state files, are flag 0x20 and tags 0x10-0x13, and for any file it writes, tags 0x14 (SHA-256
+// of the file before it, always the last TLV of a plain file) and 0x15 (journal mark: epoch and
+// sequence the snapshot includes) — blob_codec.h documents both formats. swtpm 0.7.1 looks TLV 1
+// up by tag and skips the others, so a plain file with 0x14/0x15 still loads in swtpm (checked
+// by swtpm_interop_test.cpp). The parser refuses unknown tags and duplicates, which swtpm would
+// skip or take the first of.
 
 namespace vtpm::store {
 
@@ -47,6 +51,8 @@ inline constexpr uint16_t kGcmNonce = 0x10;              // vtpmd: 12-byte nonce
 inline constexpr uint16_t kGcmCiphertext = 0x11;         // vtpmd: ciphertext, plain's length
 inline constexpr uint16_t kGcmTag = 0x12;                // vtpmd: 16-byte GCM tag
 inline constexpr uint16_t kGcmGeneration = 0x13;         // vtpmd: BE64 write counter
+inline constexpr uint16_t kSha256 = 0x14;                // vtpmd: SHA-256 of the bytes before it
+inline constexpr uint16_t kJournalMark = 0x15;           // vtpmd: BE64 epoch, BE64 sequence
 }  // namespace tag
 
 struct Header {
@@ -83,7 +89,7 @@ class Container {
     uint16_t tag = 0;
     Bytes value;
   };
-  static constexpr size_t kMaxEntries = 11;  // one of each known tag
+  static constexpr size_t kMaxEntries = 13;  // one of each known tag
   bool parse_records(Bytes in, size_t off, std::string& err);
 
   Header header_;

@@ -274,6 +274,25 @@ bool StateDir::write_durable(const std::string& name, Bytes data, std::string& e
   return sync_dir(err);
 }
 
+int StateDir::open_rw(const std::string& name, std::string& err) const {
+  if (!check_name(name, err)) return -1;
+  int fd = retry_eintr([&] {
+    return ::openat(dir_fd_, name.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  });
+  if (fd < 0) {
+    if (errno == ELOOP) err = name + " is a symbolic link; refusing to follow it";
+    else err = "could not open " + name + ": " + errno_text();
+    return -1;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    err = name + " is not a regular file";
+    close_fd(fd);
+    return -1;
+  }
+  return fd;
+}
+
 FileStatus StateDir::remove(const std::string& name, std::string& err) {
   if (!check_name(name, err)) return FileStatus::Error;
   if (::unlinkat(dir_fd_, name.c_str(), 0) != 0) {

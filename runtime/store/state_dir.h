@@ -46,6 +46,9 @@ class StateDir {
   // Replaces `name` with `data`, durably (see above). The temporary is TMP<rest> for tpm<rest>
   // (swtpm's TMP2-00.permall), else .tmp.<name>; a stale one left by a crash is replaced.
   bool write_durable(const std::string& name, Bytes data, std::string& err);
+  // Opens an existing regular file for pread/pwrite (the journal): O_RDWR | O_NOFOLLOW, no
+  // create. Returns the fd (the caller closes it) or -1 with `err`.
+  int open_rw(const std::string& name, std::string& err) const;
   // Removes `name` and syncs the directory. Absent if there was nothing to remove.
   FileStatus remove(const std::string& name, std::string& err);
 

@@ -45,7 +45,139 @@ uint32_t tpm_result_of(BlobError e) {
 
 StateStore::StateStore(StateDir& dir, engine::TpmVersion version, Crypto& crypto,
                        std::string identity)
-    : dir_(dir), version_(version), crypto_(crypto), identity_(std::move(identity)) {}
+    : dir_(dir),
+      version_(version),
+      crypto_(crypto),
+      identity_(std::move(identity)),
+      journal_(dir, crypto, version == engine::TpmVersion::Tpm2 ? "tpm2-00.journal"
+                                                                : "tpm-00.journal") {}
+
+std::string StateStore::journal_name() const { return journal_.name(); }
+
+bool StateStore::snapshot_base(size_t k, Journal::Base& out, std::string& err) {
+  out = Journal::Base();
+  std::vector<uint8_t> file;
+  switch (dir_.read(file_name(kKinds[k]), file, err)) {
+    case FileStatus::Absent: return true;
+    case FileStatus::Error: return false;
+    case FileStatus::Ok: break;
+  }
+  out.present = true;
+  if (!crypto_.sha256(file, out.sha.data())) {
+    err = "SHA-256 failed";
+    return false;
+  }
+  return true;
+}
+
+// Opens the journal at first use and checks that it follows the snapshot files (journal.h).
+bool StateStore::ensure_journal() {
+  if (!journal_error_.empty()) {
+    last_error_ = journal_error_;
+    return false;
+  }
+  if (journal_ready_) return true;
+  if (!ensure_locked()) return false;
+  std::string err;
+  if (!journal_.open(err)) {
+    journal_error_ = err;
+    last_error_ = err;
+    return false;
+  }
+  bool fresh_bases = false;
+  for (size_t k = 0; journal_.exists() && k < Journal::kKinds; ++k) {
+    Journal::Base now;
+    if (!snapshot_base(k, now, err)) {
+      last_error_ = err;  // not sticky: a read error may pass
+      return false;
+    }
+    const Journal::Base& base = journal_.base(k);
+    const bool on_base = now.present == base.present && (!now.present || now.sha == base.sha);
+    if (on_base) continue;
+    const Journal::Latest& l = journal_.latest(k);
+    if (!l.has) {
+      fresh_bases = true;  // changed, but nothing to replay on it: start a new epoch below
+      continue;
+    }
+    Digest img{};
+    bool written = l.removed ? !now.present : false;
+    if (!l.removed && now.present && crypto_.sha256(l.image, img.data())) written = img == now.sha;
+    if (!written) {
+      journal_error_ = "journal " + journal_.name() + " does not follow " + file_name(kKinds[k]) +
+                       ": the state file was changed after vtpmd stopped without compacting "
+                       "the journal (by swtpm?); refusing to replay it over the file (remove the "
+                       "journal to use the state files as they are)";
+      last_error_ = journal_error_;
+      return false;
+    }
+  }
+  if (fresh_bases && !compact_journal(false, err)) {
+    last_error_ = err;
+    return false;
+  }
+  journal_ready_ = true;
+  return true;
+}
+
+// Writes the journal's latest state of every kind as its snapshot file, then starts a new epoch
+// over them, or deletes the journal.
+bool StateStore::compact_journal(bool delete_journal, std::string& err) {
+  if (!journal_.exists()) return true;
+  Journal::Base bases[Journal::kKinds];
+  for (size_t k = 0; k < Journal::kKinds; ++k) {
+    const Journal::Latest& l = journal_.latest(k);
+    const std::string name = file_name(kKinds[k]);
+    if (l.has && l.removed) {
+      if (dir_.remove(name, err) == FileStatus::Error) return false;
+    } else if (l.has && !dir_.write_durable(name, l.image, err)) {
+      return false;
+    }
+    if (!snapshot_base(k, bases[k], err)) return false;
+  }
+  ++compactions_;
+  return delete_journal ? journal_.remove_file(err) : journal_.reset(bases, err);
+}
+
+bool StateStore::append(size_t k, bool removed, Bytes image, std::string& err) {
+  if (!journal_.exists()) {
+    Journal::Base bases[Journal::kKinds];
+    for (size_t i = 0; i < Journal::kKinds; ++i) {
+      if (!snapshot_base(i, bases[i], err)) return false;
+    }
+    if (!journal_.create(bases, err)) return false;
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    switch (journal_.append(k, removed, image, err)) {
+      case Journal::Append::Ok: return true;
+      case Journal::Append::Error: return false;
+      case Journal::Append::Full:
+        if (!compact_journal(false, err)) return false;
+        break;
+    }
+  }
+  // Larger than the whole journal: write the snapshot itself, then restart the journal on it.
+  const std::string name = file_name(kKinds[k]);
+  if (removed ? dir_.remove(name, err) == FileStatus::Error : !dir_.write_durable(name, image, err)) {
+    return false;
+  }
+  Journal::Base bases[Journal::kKinds];
+  for (size_t i = 0; i < Journal::kKinds; ++i) {
+    if (!snapshot_base(i, bases[i], err)) return false;
+  }
+  ++compactions_;
+  return journal_.reset(bases, err);
+}
+
+bool StateStore::compact() {
+  last_error_.clear();
+  if (!ensure_journal()) return false;
+  std::string err;
+  if (!compact_journal(true, err)) {
+    last_error_ = err;
+    return false;
+  }
+  return true;
+}
 
 bool StateStore::set_key(const SecretKey& raw, std::string& err) {
   key_.raw.clear();
@@ -82,25 +214,40 @@ LoadStatus StateStore::load(BlobKind kind, std::vector<uint8_t>& out) {
     last_error_ = "unknown blob type";
     return LoadStatus::Failed;
   }
-  if (!ensure_locked()) return LoadStatus::Failed;
+  if (!ensure_locked() || !ensure_journal()) return LoadStatus::Failed;
+  const size_t k = index(kind);
   const std::string name = file_name(kind);
   std::vector<uint8_t> file;
   std::string err;
-  switch (dir_.read(name, file, err)) {
-    case FileStatus::Absent: return LoadStatus::Absent;
-    case FileStatus::Error:
-      last_error_ = err;
-      return LoadStatus::Failed;
-    case FileStatus::Ok: break;
+  const Journal::Latest& l = journal_.latest(k);
+  std::string where = "state file " + name;
+  if (l.has && l.removed) {
+    durable_known_[k] = false;
+    return LoadStatus::Absent;
+  }
+  if (l.has) {
+    where += " (journal record " + std::to_string(l.sequence) + ")";
+  } else {
+    switch (dir_.read(name, file, err)) {
+      case FileStatus::Absent: durable_known_[k] = false; return LoadStatus::Absent;
+      case FileStatus::Error:
+        last_error_ = err;
+        return LoadStatus::Failed;
+      case FileStatus::Ok: break;
+    }
   }
   DecodedState st;
-  const BlobError e = decode_state_file(crypto_, file, has_key() ? &key_ : nullptr, binding(kind),
-                                        st, err);
+  const BlobError e = decode_state_file(crypto_, l.has ? Bytes(l.image) : Bytes(file),
+                                        has_key() ? &key_ : nullptr, binding(kind), st, err);
   if (e != BlobError::None) {
-    last_error_ = "state file " + name + ": " + err;
+    last_error_ = where + ": " + err;
     return LoadStatus::Failed;
   }
-  generation_[index(kind)] = st.generation;
+  generation_[k] = st.generation;
+  // Only a file in the format store() writes counts as already written (a swtpm file is
+  // rewritten by the next store, even with the same blob: checked, or sealed with GCM).
+  const bool current = has_key() ? st.format == FileFormat::Gcm : st.checked;
+  durable_known_[k] = current && crypto_.sha256(st.plain, durable_sha_[k].data());
   out.swap(st.plain);
   return LoadStatus::Loaded;
 }
@@ -111,25 +258,35 @@ bool StateStore::store(BlobKind kind, const uint8_t* data, uint32_t len) {
     last_error_ = "bad store request";
     return false;
   }
-  if (!ensure_locked()) return false;
+  if (!ensure_locked() || !ensure_journal()) return false;
+  const size_t k = index(kind);
   const std::string name = file_name(kind);
   const Bytes plain(data, len);
-  std::vector<uint8_t> file;
+  Digest sha{};
+  if (!crypto_.sha256(plain, sha.data())) {
+    last_error_ = "state file " + name + ": SHA-256 failed";
+    return false;
+  }
+  if (durable_known_[k] && sha == durable_sha_[k]) return true;  // already durable: no write
   std::string err;
-  const uint64_t gen = generation_[index(kind)] + 1;
+  const uint64_t gen = generation_[k] + 1;
   if (has_key()) {
-    if (!encode_gcm_file(crypto_, key_, binding(kind), gen, plain, file, err)) {
+    if (!encode_gcm_file(crypto_, key_, binding(kind), gen, plain, image_, err)) {
       last_error_ = "state file " + name + ": " + err;
       return false;
     }
-  } else {
-    encode_plain_file(plain, file);
+  } else if (!encode_checked_plain_file(crypto_, plain, nullptr, image_, err)) {
+    last_error_ = "state file " + name + ": " + err;
+    return false;
   }
-  if (!dir_.write_durable(name, file, err)) {
+  durable_known_[k] = false;  // a failed write leaves it unknown
+  if (!append(k, false, image_, err)) {
     last_error_ = err;
     return false;
   }
-  generation_[index(kind)] = has_key() ? gen : 0;
+  generation_[k] = has_key() ? gen : 0;
+  durable_sha_[k] = sha;
+  durable_known_[k] = true;
   return true;
 }
 
@@ -139,19 +296,32 @@ bool StateStore::remove(BlobKind kind, bool must_exist) {
     last_error_ = "unknown blob type";
     return false;
   }
-  if (!ensure_locked()) return false;
+  if (!ensure_locked() || !ensure_journal()) return false;
+  const size_t k = index(kind);
   const std::string name = file_name(kind);
   std::string err;
-  switch (dir_.remove(name, err)) {
-    case FileStatus::Ok: return true;
-    case FileStatus::Absent:
-      if (must_exist) last_error_ = name + " does not exist";
-      return !must_exist;
-    case FileStatus::Error:
-      last_error_ = err;
-      return false;
+  const Journal::Latest& l = journal_.latest(k);
+  bool exists = l.has && !l.removed;
+  if (!l.has) {
+    uint64_t size = 0;
+    switch (dir_.size_of(name, size, err)) {
+      case FileStatus::Ok: exists = true; break;
+      case FileStatus::Absent: break;
+      case FileStatus::Error:
+        last_error_ = err;
+        return false;
+    }
   }
-  return false;
+  if (!exists) {
+    if (must_exist) last_error_ = name + " does not exist";
+    return !must_exist;
+  }
+  durable_known_[k] = false;
+  if (!append(k, true, Bytes(), err)) {
+    last_error_ = err;
+    return false;
+  }
+  return true;
 }
 
 bool StateStore::encode_migration_blob(BlobKind kind, const std::vector<uint8_t>& plain,
@@ -179,6 +349,13 @@ bool StateStore::list(std::vector<StoredBlob>& out, std::string& err) const {
   for (BlobKind kind : kKinds) {
     uint64_t size = 0;
     const std::string name = file_name(kind);
+    // What the journal holds for it, once it was opened (a StateStore that only lists does not
+    // replay a journal a crash left; compact() makes the files complete).
+    const Journal::Latest& l = journal_.latest(index(kind));
+    if (journal_ready_ && l.has) {
+      if (!l.removed) out.push_back(StoredBlob{kind, name, blob_label(kind), l.image.size()});
+      continue;
+    }
     switch (dir_.size_of(name, size, err)) {
       case FileStatus::Ok: out.push_back(StoredBlob{kind, name, blob_label(kind), size}); break;
       case FileStatus::Absent: break;

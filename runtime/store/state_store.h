@@ -1,8 +1,15 @@
 // StateStore: the engine's NvBackend over a state directory, plus the control channel's blob
 // codecs. Files are named as swtpm names them (reference/swtpm-qemu.md §3.4); without a key they
-// are written exactly as swtpm writes them, with one as AES-256-GCM files (blob_codec.h). A file
-// that exists but does not decode makes load() answer Failed with the reason kept in
-// last_error(), so the instance stops with that sentence (DESIGN §5 fail closed).
+// are written in swtpm's layout plus a SHA-256 TLV swtpm skips, with one as AES-256-GCM files
+// (blob_codec.h). A file that exists but does not decode makes load() answer Failed with the
+// reason kept in last_error(), so the instance stops with that sentence (DESIGN §5 fail closed).
+//
+// Writes go to the journal (journal.h): one pwrite + fdatasync per store() or remove(), durable
+// before it returns; a store() of exactly the bytes already durable for that kind writes
+// nothing. compact() (clean shutdown) writes the snapshot files and deletes the journal, so the
+// directory is plain swtpm state again; after a crash, the next StateStore replays the journal.
+// set_key() must come before the first load/store/remove/compact (the journal holds sealed
+// images and is checked at first use).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +20,7 @@
 #include "engine/nv_backend.h"
 #include "store/blob_codec.h"
 #include "store/crypto.h"
+#include "store/journal.h"
 #include "store/state_dir.h"
 
 namespace vtpm::store {
@@ -40,6 +48,16 @@ class StateStore final : public engine::NvBackend {
   bool store(engine::BlobKind kind, const uint8_t* data, uint32_t len) override;
   bool remove(engine::BlobKind kind, bool must_exist) override;
 
+  // Writes every blob's latest state as its snapshot file (temp + fsync + rename + directory
+  // fsync) and deletes the journal: afterwards the directory is what swtpm 0.7.1 reads. Call it
+  // at a clean stop (CMD_SHUTDOWN, CMD_STOP, SIGTERM); later stores start a new journal. False
+  // (with last_error()) when the journal is damaged or a write fails; nothing is lost then.
+  bool compact();
+  // For tests and benchmarks: journal writes so far (records and headers) and compactions.
+  uint64_t journal_writes() const { return journal_.writes(); }
+  uint64_t compactions() const { return compactions_; }
+  std::string journal_name() const;
+
   // Why the last load/store/remove failed ("" when it did not).
   const std::string& last_error() const { return last_error_; }
   std::string file_name(engine::BlobKind kind) const;
@@ -61,6 +79,10 @@ class StateStore final : public engine::NvBackend {
  private:
   static size_t index(engine::BlobKind kind) { return static_cast<size_t>(kind) - 1; }
   bool ensure_locked();
+  bool ensure_journal();
+  bool snapshot_base(size_t k, Journal::Base& out, std::string& err);
+  bool compact_journal(bool delete_journal, std::string& err);
+  bool append(size_t k, bool removed, Bytes image, std::string& err);
   Binding binding(engine::BlobKind kind) const;
 
   StateDir& dir_;
@@ -70,6 +92,13 @@ class StateStore final : public engine::NvBackend {
   StateKey key_;
   std::string last_error_;
   uint64_t generation_[3] = {0, 0, 0};
+  Journal journal_;
+  bool journal_ready_ = false;    // opened and checked against the snapshots
+  std::string journal_error_;     // a journal that did not check: every later call fails with it
+  bool durable_known_[3] = {false, false, false};
+  Digest durable_sha_[3] = {};    // SHA-256 of the plain blob last loaded or stored, per kind
+  uint64_t compactions_ = 0;
+  std::vector<uint8_t> image_;    // the file image being written (reused)
 };
 
 // The control channel's answer for a decode failure (swtpm: 0x21 bad MAC, 0x0d key missing, …).

@@ -59,10 +59,14 @@ TEST_F(Store, AbsentThenPlainRoundTripAsSwtpmWritesIt) {
   EXPECT_EQ(s.last_error(), "");
   const auto blob = pattern(1299, 4);
   ASSERT_TRUE(put(s, BlobKind::Permanent, blob)) << s.last_error();
-  std::vector<uint8_t> expect;
-  encode_plain_file(blob, expect);
-  EXPECT_EQ(read_path(tmp.file("tpm2-00.permall")), expect);
-  EXPECT_EQ(expect.size(), 1315u);  // what swtpm 0.7.1 writes for a fresh TPM2's 1299 bytes
+  ASSERT_TRUE(s.compact()) << s.last_error();  // the snapshot file (stores go to the journal)
+  // swtpm's layout (1315 bytes for a fresh TPM2's 1299), then the SHA-256 TLV swtpm skips.
+  std::vector<uint8_t> swtpms;
+  encode_plain_file(blob, swtpms);
+  EXPECT_EQ(swtpms.size(), 1315u);
+  const auto file = read_path(tmp.file("tpm2-00.permall"));
+  ASSERT_EQ(file.size(), 1315u + 6 + 32);
+  EXPECT_TRUE(std::equal(swtpms.begin() + 10, swtpms.end(), file.begin() + 10));
   ASSERT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Loaded) << s.last_error();
   EXPECT_EQ(out, blob);
 }
@@ -74,6 +78,7 @@ TEST_F(Store, SealedRoundTripCountsGenerations) {
   ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(900, 1)));
   ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(901, 2)));
   EXPECT_EQ(s.generation(BlobKind::Volatile), 2u);
+  ASSERT_TRUE(s.compact()) << s.last_error();
   const auto file = read_path(tmp.file("tpm2-00.volatilestate"));
   ASSERT_GE(file.size(), 10u);
   EXPECT_EQ(file[5], 0x20);  // flags: vtpmd GCM
@@ -90,6 +95,7 @@ TEST_F(Store, SealedFileMovedToAnotherNameOrInstanceFails) {
   std::string err;
   ASSERT_TRUE(s.set_key(key, err));
   ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(300, 7)));
+  ASSERT_TRUE(s.compact()) << s.last_error();
   // Type swap: permall copied over volatilestate.
   ASSERT_TRUE(write_path(tmp.file("tpm2-00.volatilestate"), read_path(tmp.file("tpm2-00.permall"))));
   std::vector<uint8_t> out;
@@ -114,6 +120,7 @@ TEST_F(Store, SealedFileMovedToAnotherNameOrInstanceFails) {
 TEST_F(Store, KeyPolicyFailsClosed) {
   StateStore plain(dir, TpmVersion::Tpm2, crypto, "");
   ASSERT_TRUE(put(plain, BlobKind::Permanent, pattern(40, 1)));
+  ASSERT_TRUE(plain.compact()) << plain.last_error();
   StateStore keyed(dir, TpmVersion::Tpm2, crypto, "");
   std::string err;
   ASSERT_TRUE(keyed.set_key(key, err));
@@ -121,6 +128,7 @@ TEST_F(Store, KeyPolicyFailsClosed) {
   EXPECT_EQ(keyed.load(BlobKind::Permanent, out), LoadStatus::Failed);
   EXPECT_NE(keyed.last_error().find("not encrypted, but a key was given"), std::string::npos);
   ASSERT_TRUE(put(keyed, BlobKind::Permanent, pattern(40, 1)));
+  ASSERT_TRUE(keyed.compact()) << keyed.last_error();
   EXPECT_EQ(plain.load(BlobKind::Permanent, out), LoadStatus::Failed);
   EXPECT_NE(plain.last_error().find("no key was given"), std::string::npos) << plain.last_error();
 }
@@ -130,6 +138,7 @@ TEST_F(Store, DamagedFilesFailAndStayByteIdentical) {
   std::string err;
   ASSERT_TRUE(s.set_key(key, err));
   ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(24, 3)));
+  ASSERT_TRUE(s.compact()) << s.last_error();
   const std::string path = tmp.file("tpm2-00.permall");
   const auto good = read_path(path);
   std::vector<uint8_t> out;
@@ -155,6 +164,41 @@ TEST_F(Store, DamagedFilesFailAndStayByteIdentical) {
                                 std::to_string(good.size() - 1) + " (truncated or extended)");
 }
 
+TEST_F(Store, DamagedPlainFilesWeWroteFailAndStayByteIdentical) {
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "");
+  ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(64, 3)));
+  ASSERT_TRUE(s.compact()) << s.last_error();
+  const std::string path = tmp.file("tpm2-00.permall");
+  const auto good = read_path(path);
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      auto bad = good;
+      bad[i] ^= static_cast<uint8_t>(1u << bit);
+      ASSERT_TRUE(write_path(path, bad));
+      ASSERT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Failed) << i << "/" << bit;
+      EXPECT_TRUE(out.empty());
+      EXPECT_EQ(s.last_error().rfind("state file tpm2-00.permall: ", 0), 0u) << s.last_error();
+      EXPECT_EQ(read_path(path), bad) << "load changed the file at byte " << i;
+    }
+  }
+  for (size_t n = 0; n < good.size(); ++n) {
+    const std::vector<uint8_t> cut(good.begin(), good.begin() + static_cast<long>(n));
+    ASSERT_TRUE(write_path(path, cut));
+    EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Failed) << n;
+    EXPECT_EQ(read_path(path), cut);
+  }
+  auto bad = good;
+  bad[30] ^= 0x10;  // inside the libtpms payload
+  ASSERT_TRUE(write_path(path, bad));
+  EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Failed);
+  EXPECT_EQ(s.last_error(),
+            "state file tpm2-00.permall: SHA-256 of the data does not match (the file is damaged)");
+  ASSERT_TRUE(write_path(path, good));
+  ASSERT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Loaded) << s.last_error();
+  EXPECT_EQ(out, pattern(64, 3));
+}
+
 TEST_F(Store, RemoveAndList) {
   StateStore s(dir, TpmVersion::Tpm2, crypto, "");
   EXPECT_TRUE(s.remove(BlobKind::Volatile, false));
@@ -168,9 +212,9 @@ TEST_F(Store, RemoveAndList) {
   ASSERT_EQ(blobs.size(), 2u);
   EXPECT_EQ(blobs[0].label, "permall");
   EXPECT_EQ(blobs[0].name, "tpm2-00.permall");
-  EXPECT_EQ(blobs[0].file_size, 116u);
+  EXPECT_EQ(blobs[0].file_size, 116u + 38);  // swtpm: 116, plus the SHA-256 TLV
   EXPECT_EQ(blobs[1].label, "volatilestate");
-  EXPECT_EQ(blobs[1].file_size, 66u);
+  EXPECT_EQ(blobs[1].file_size, 66u + 38);
   EXPECT_TRUE(s.remove(BlobKind::Volatile, true));
   ASSERT_TRUE(s.list(blobs, err));
   EXPECT_EQ(blobs.size(), 1u);

@@ -1,7 +1,7 @@
 // Interop with Debian's swtpm 0.7.1: what it writes (plain, --key hex AES-128/256, pwdfile with
 // both KDFs, --migration-key blobs, TPM 1.2) loads through StateStore into blobs libtpms accepts
-// (TPMLIB_SetState); what we write (plain files, migration blobs) swtpm loads; it refuses our GCM
-// files and our lock, untouched. Processes are started and stopped by pid only, every wait has a
+// (TPMLIB_SetState); what we write (checked plain files, migration blobs, a compacted journal)
+// swtpm loads; it refuses our GCM files and our lock, untouched. Processes are started and stopped by pid only, every wait has a
 // deadline; skipped when swtpm is not installed.
 #include <fcntl.h>
 #include <signal.h>
@@ -332,6 +332,7 @@ TEST_F(Interop, SwtpmEncryptedDirectoryIsUpgradedToGcmWhichSwtpmRefuses) {
         << store.last_error();
     ASSERT_EQ(store.load(BlobKind::Permanent, again), LoadStatus::Loaded) << store.last_error();
     EXPECT_EQ(again, blob);
+    ASSERT_TRUE(store.compact()) << store.last_error();
   }
   const auto ours = read_path(state + "/tpm2-00.permall");
   EXPECT_EQ(get_be16(&ours[4]), flag::kGcm);
@@ -355,7 +356,60 @@ TEST_F(Interop, SwtpmLoadsOurPlainFile) {
     ASSERT_TRUE(dir.open(state, 0600, err));
     StateStore store(dir, TpmVersion::Tpm2, crypto, "");
     ASSERT_TRUE(store.store(BlobKind::Permanent, blob.data(), static_cast<uint32_t>(blob.size())));
+    ASSERT_TRUE(store.compact()) << store.last_error();
   }
+  // Our checked plain file: swtpm's TLV 1, then the SHA-256 TLV (0x14) that swtpm skips.
+  {
+    Container c;
+    std::string err;
+    const auto file = read_path(state + "/tpm2-00.permall");
+    ASSERT_TRUE(Container::parse(file, c, err)) << err;
+    EXPECT_TRUE(c.has(tag::kSha256));
+  }
+  Swtpm sw(state);
+  ASSERT_TRUE(sw.start(true, {}, /*startup_clear=*/false)) << sw.log();
+  const std::string saved = tmp.file("perm.blob");
+  ASSERT_EQ(sw.ioctl({"--save", "permanent", saved}), 0) << sw.log();
+  ASSERT_TRUE(sw.shutdown()) << sw.log();
+  std::vector<uint8_t> plain;
+  std::string err;
+  ASSERT_EQ(decode_migration_blob(crypto, read_path(saved), {}, {}, plain, err), BlobError::None)
+      << err;
+  EXPECT_EQ(plain, blob);
+}
+
+// Many writes through the journal, a crash (no compact), a restart that replays the journal,
+// then a clean compact: the directory has swtpm's file names only, and swtpm loads the latest.
+TEST_F(Interop, SwtpmLoadsWhatACompactedJournalLeaves) {
+  make_state(true, {});
+  std::vector<uint8_t> blob;
+  std::string why;
+  ASSERT_EQ(load_permall(TpmVersion::Tpm2, {}, blob, why), LoadStatus::Loaded) << why;
+  auto other = blob;
+  other.back() ^= 0x5a;  // some other permall, overwritten below
+  {
+    StateDir dir;
+    std::string err;
+    ASSERT_TRUE(dir.open(state, 0600, err));
+    StateStore store(dir, TpmVersion::Tpm2, crypto, "");
+    for (int i = 0; i < 50; ++i) {
+      const auto& b = i % 2 == 0 ? other : blob;
+      ASSERT_TRUE(store.store(BlobKind::Permanent, b.data(), static_cast<uint32_t>(b.size())))
+          << store.last_error();
+    }
+  }  // crash: the journal holds the state
+  EXPECT_EQ(::access((state + "/tpm2-00.journal").c_str(), F_OK), 0);
+  {
+    StateDir dir;
+    std::string err;
+    ASSERT_TRUE(dir.open(state, 0600, err));
+    StateStore store(dir, TpmVersion::Tpm2, crypto, "");
+    std::vector<uint8_t> out;
+    ASSERT_EQ(store.load(BlobKind::Permanent, out), LoadStatus::Loaded) << store.last_error();
+    EXPECT_EQ(out, blob);
+    ASSERT_TRUE(store.compact()) << store.last_error();
+  }
+  EXPECT_NE(::access((state + "/tpm2-00.journal").c_str(), F_OK), 0);
   Swtpm sw(state);
   ASSERT_TRUE(sw.start(true, {}, /*startup_clear=*/false)) << sw.log();
   const std::string saved = tmp.file("perm.blob");
