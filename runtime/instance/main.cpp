@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   const auto version = cfg.tpm2 ? engine::TpmVersion::Tpm2 : engine::TpmVersion::Tpm12;
   store::StateStore states(dir, version, crypto, cfg.instance_id);
   if (!key.empty() && !states.set_key(key, err)) return fail("--key: " + err);
+  states.set_first_write_direct(true);  // spawn to first answer: see StateStore
   key.clear();
   engine::Engine tpm(version, states);
   if (log.fd() >= 0 && cfg.log_level >= 5)

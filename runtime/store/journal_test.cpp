@@ -449,5 +449,27 @@ TEST_F(JournalTest, TimingPrintout) {
               durable, journal, journal / durable, static_cast<unsigned long long>(s.compactions()));
 }
 
+// vtpmd's start-up: the first write of a process goes to the snapshot itself, without creating the
+// journal; the second one starts the journal on that snapshot, and both reload after a crash.
+TEST_F(JournalTest, FirstWriteDirectSkipsTheJournalOnce) {
+  {
+    StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
+    s.set_first_write_direct(true);
+    ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(1500, 1)));
+    EXPECT_EQ(s.direct_writes(), 1u);
+    EXPECT_EQ(s.journal_writes(), 0u);
+    struct stat st {};
+    EXPECT_NE(::stat(tmp.file(kJournal).c_str(), &st), 0) << "no journal after one write";
+    ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(1500, 2)));
+    EXPECT_EQ(s.direct_writes(), 1u);
+    EXPECT_GE(s.journal_writes(), 1u);
+    EXPECT_EQ(::stat(tmp.file(kJournal).c_str(), &st), 0) << "the journal comes with the second";
+  }  // a crash: no compact()
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
+  std::vector<uint8_t> out;
+  ASSERT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Loaded) << s.last_error();
+  EXPECT_EQ(out, pattern(1500, 2));
+}
+
 }  // namespace
 }  // namespace vtpm::store

@@ -139,6 +139,15 @@ bool StateStore::compact_journal(bool delete_journal, std::string& err) {
 }
 
 bool StateStore::append(size_t k, bool removed, Bytes image, std::string& err) {
+  // The first write of a process without a journal goes straight to the snapshot file (new file,
+  // fsync, rename, directory fsync): an instance that starts, writes once at Startup and serves
+  // reads never pays for creating the 1 MiB journal, which is what its spawn time would show. The
+  // journal comes with the second write, based on the snapshots as they then are.
+  if (first_write_direct_ && !journal_.exists() && direct_writes_ == 0) {
+    ++direct_writes_;
+    const std::string name = file_name(kKinds[k]);
+    return removed ? dir_.remove(name, err) != FileStatus::Error : dir_.write_durable(name, image, err);
+  }
   if (!journal_.exists()) {
     Journal::Base bases[Journal::kKinds];
     for (size_t i = 0; i < Journal::kKinds; ++i) {

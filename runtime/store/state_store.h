@@ -58,6 +58,12 @@ class StateStore final : public engine::NvBackend {
   uint64_t compactions() const { return compactions_; }
   std::string journal_name() const;
 
+  // The process's first write goes to the snapshot file itself when there is no journal yet
+  // (vtpmd: start-up then writes once without creating the journal); the journal begins with the
+  // second write.
+  void set_first_write_direct(bool on) { first_write_direct_ = on; }
+  uint32_t direct_writes() const { return direct_writes_; }
+
   // Why the last load/store/remove failed ("" when it did not).
   const std::string& last_error() const { return last_error_; }
   std::string file_name(engine::BlobKind kind) const;
@@ -91,6 +97,8 @@ class StateStore final : public engine::NvBackend {
   std::string identity_;
   StateKey key_;
   std::string last_error_;
+  bool first_write_direct_ = false;
+  uint32_t direct_writes_ = 0;  // writes that went straight to a snapshot (append())
   uint64_t generation_[3] = {0, 0, 0};
   Journal journal_;
   bool journal_ready_ = false;    // opened and checked against the snapshots
