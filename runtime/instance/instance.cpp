@@ -93,10 +93,11 @@ Instance::Instance(const Config& cfg, engine::Engine& engine, store::StateStore&
       migration_key_(migration_key),
       decoder_(kMaxBlob),
       framer_(engine.version(), engine.buffer_size()) {
-  ctrl_in_.resize(4096 + 16);
-  ctrl_out_.resize(4096 + 64);   // the largest fixed reply, GET_INFO's 3 KiB, or a wrapped response
-  data_in_.resize(4096 + 16);
-  resp_.resize(4096 + 16);
+  // One input and one output buffer serve both channels: the loop finishes each read (and its
+  // reply) before the next, so they are never in use twice. Left uninitialised, so an idle
+  // instance keeps only the pages it has used (memory per instance is a figure of merit).
+  in_.reset(new uint8_t[kIoBytes]);
+  out_.reset(new uint8_t[kIoBytes]);
 }
 
 Instance::~Instance() {
@@ -313,7 +314,7 @@ uint32_t Instance::run_engine(ctrl::Op op) {
     }
     case ctrl::Op::TpmCommand: {
       if (framer_.has_locality()) engine_.set_locality(framer_.locality());
-      uint32_t r = engine_.process(framer_.frame(), framer_.frame_size(), resp_.data(),
+      uint32_t r = engine_.process(framer_.frame(), framer_.frame_size(), out_.get() + sw::kMssimReplyOverhead,
                                    engine_.buffer_size(), resp_len_);
       resp_mssim_ = framer_.mssim();
       // A TPM error is inside the response; kFail still came with a well-formed fatal response.
@@ -337,48 +338,45 @@ uint32_t Instance::run_engine(ctrl::Op op) {
 void Instance::answer(uint32_t op_value) {
   auto op = static_cast<ctrl::Op>(op_value);
   const sw::CtrlRequest& req = decoder_.request();
-  uint8_t* out = ctrl_out_.data();
+  uint8_t* out = out_.get();
+  const size_t cap = kIoBytes;
   size_t n = 0;
   log_.info(2, "ctrl: %s ok", op_name(op));
   switch (op) {
     case ctrl::Op::TpmCommand: {
-      size_t len = resp_len_;
-      if (resp_mssim_) {
-        len = sw::wrap_mssim_reply(resp_.data(), resp_len_, ctrl_out_.data(), ctrl_out_.size());
-        send_data(ctrl_out_.data(), len);
-      } else {
-        send_data(resp_.data(), len);
-      }
+      uint8_t* resp = out_.get() + sw::kMssimReplyOverhead;  // where run_engine put it
+      if (resp_mssim_) send_data(out, sw::wrap_mssim_reply(resp, resp_len_, out, cap));
+      else send_data(resp, resp_len_);
       return;
     }
     case ctrl::Op::AutoInit: return;  // nobody asked
-    case ctrl::Op::Capability: n = sw::encode_capability(out, ctrl_out_.size(), sw::capabilities(engine_.version())); break;
-    case ctrl::Op::Established: n = sw::encode_established(out, ctrl_out_.size(), established_); break;
+    case ctrl::Op::Capability: n = sw::encode_capability(out, cap, sw::capabilities(engine_.version())); break;
+    case ctrl::Op::Established: n = sw::encode_established(out, cap, established_); break;
     case ctrl::Op::Config: {
       uint32_t flags = 0;
       if (cfg_.key.source != KeySource::None) flags |= 1u;       // PTM_CONFIG_FLAG_FILE_KEY
       if (cfg_.migration_key.source != KeySource::None) flags |= 2u;  // ..._MIGRATION_KEY
-      n = sw::encode_config(out, ctrl_out_.size(), flags);
+      n = sw::encode_config(out, cap, flags);
       break;
     }
     case ctrl::Op::BufferQuery: {
       uint32_t actual = 0, mn = 0, mx = 0;
       engine_.set_buffer_size(0, actual, mn, mx);
-      n = sw::encode_buffer_size(out, ctrl_out_.size(), actual, mn, mx);
+      n = sw::encode_buffer_size(out, cap, actual, mn, mx);
       break;
     }
     case ctrl::Op::BufferSet:
-      n = sw::encode_buffer_size(out, ctrl_out_.size(), buf_actual_, buf_min_, buf_max_);
+      n = sw::encode_buffer_size(out, cap, buf_actual_, buf_min_, buf_max_);
       break;
     case ctrl::Op::Info: {
       info_ = engine_.info(static_cast<uint32_t>(req.info_flags));
-      n = sw::encode_info(out, ctrl_out_.size(), info_, req.info_offset);
+      n = sw::encode_info(out, cap, info_, req.info_offset);
       break;
     }
     case ctrl::Op::GetStateBlob: {  // the 16-byte header, then the blob from where it lives
       uint32_t off = req.offset;
       uint32_t len = off < blob_.size() ? static_cast<uint32_t>(blob_.size()) - off : 0;
-      n = sw::encode_state_blob_header(out, ctrl_out_.size(), rc::kSuccess, blob_flags_, len, len);
+      n = sw::encode_state_blob_header(out, cap, rc::kSuccess, blob_flags_, len, len);
       send_ctrl(out, n);
       if (len > 0) send_ctrl(blob_.data() + off, len);
       return;
@@ -398,7 +396,7 @@ void Instance::answer(uint32_t op_value) {
     case ctrl::Op::Unknown:
     case ctrl::Op::Malformed:
     case ctrl::Op::None:
-      n = sw::encode_result(out, ctrl_out_.size(), rc::kSuccess);
+      n = sw::encode_result(out, cap, rc::kSuccess);
       break;
   }
   send_ctrl(out, n);
@@ -412,12 +410,13 @@ void Instance::refuse(uint32_t op_value, uint32_t code) {
     return;
   }
   if (op == ctrl::Op::AutoInit) return;
-  uint8_t* out = ctrl_out_.data();
+  uint8_t* out = out_.get();
+  const size_t cap = kIoBytes;
   size_t n;
   if (op == ctrl::Op::GetStateBlob)  // swtpm sends the 16-byte header even on errors
-    n = sw::encode_state_blob(out, ctrl_out_.size(), code, 0, {}, 0);
+    n = sw::encode_state_blob(out, cap, code, 0, {}, 0);
   else
-    n = sw::encode_result(out, ctrl_out_.size(), code);
+    n = sw::encode_result(out, cap, code);
   send_ctrl(out, n);
 }
 
@@ -425,8 +424,8 @@ void Instance::fatalResponse() {
   uint8_t out[16];
   uint32_t n = engine_.fatal_response(out, sizeof out);
   if (framer_.mssim()) {
-    size_t len = sw::wrap_mssim_reply(out, n, ctrl_out_.data(), ctrl_out_.size());
-    send_data(ctrl_out_.data(), len);
+    uint8_t wrapped[32];
+    send_data(wrapped, sw::wrap_mssim_reply(out, n, wrapped, sizeof wrapped));
   } else {
     send_data(out, n);
   }
@@ -497,7 +496,7 @@ void Instance::close_data_client(bool hung_up) {
 void Instance::serve_ctrl_readable() {
   int fd = -1;
   std::string err;
-  ssize_t n = sw::recv_with_fd(ctrl_client_, ctrl_in_.data(), ctrl_in_.size(), fd, err);
+  ssize_t n = sw::recv_with_fd(ctrl_client_, in_.get(), kIoBytes, fd, err);
   if (n <= 0) {
     if (fd >= 0) ::close(fd);
     close_ctrl_client();
@@ -513,7 +512,7 @@ void Instance::serve_ctrl_readable() {
   size_t off = 0;
   size_t total = static_cast<size_t>(n);
   for (uint32_t guard = 0; guard <= total; ++guard) {
-    off += decoder_.feed(ctrl_in_.data() + off, total - off);
+    off += decoder_.feed(in_.get() + off, total - off);
     if (decoder_.status() != sw::CtrlStatus::HashChunk) break;
     const auto& chunk = decoder_.request().hash_data;
     if (m_.state == ctrl::State::Running && hash_error_ == rc::kSuccess)
@@ -575,7 +574,7 @@ void Instance::handle_ctrl_request() {
 // all get the TPM's command-size error. After an answered error the rest of the read is
 // discarded and the next read starts a new command.
 void Instance::serve_data_readable() {
-  ssize_t n = ::read(data_client_, data_in_.data(), data_in_.size());
+  ssize_t n = ::read(data_client_, in_.get(), kIoBytes);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (n <= 0) {
     close_data_client(true);
@@ -584,7 +583,7 @@ void Instance::serve_data_readable() {
   size_t off = 0;
   const size_t total = static_cast<size_t>(n);
   while (off < total && data_client_ >= 0 && !exiting_) {
-    off += framer_.feed(data_in_.data() + off, total - off);
+    off += framer_.feed(in_.get() + off, total - off);
     if (framer_.status() == sw::FrameStatus::NeedMore) break;
     if (framer_.status() == sw::FrameStatus::Error) {
       log_.info(1, "vtpmd: bad TPM command frame: %s", framer_.error_text());

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -86,10 +87,9 @@ class Instance {
   int64_t data_deadline_ms_ = -1; // a partial TPM command must complete by then
 
   // Buffers sized at start (DESIGN §5 bounded memory).
-  std::vector<uint8_t> ctrl_in_;
-  std::vector<uint8_t> ctrl_out_;
-  std::vector<uint8_t> data_in_;
-  std::vector<uint8_t> resp_;
+  static constexpr size_t kIoBytes = 4096 + 64;  // a whole TPM buffer, MS-simulator wrapped
+  std::unique_ptr<uint8_t[]> in_;
+  std::unique_ptr<uint8_t[]> out_;
   std::vector<uint8_t> blob_;     // GET/SET_STATEBLOB payloads
   uint32_t resp_len_ = 0;
   bool resp_mssim_ = false;
