@@ -660,6 +660,13 @@ int Instance::run() {
     for (int64_t d : {ctrl_deadline_ms_, data_deadline_ms_})
       if (d >= 0) timeout = timeout < 0 ? static_cast<int>(d - now) : std::min(timeout, static_cast<int>(d - now));
     if (timeout < -1 || (timeout < 0 && (ctrl_deadline_ms_ >= 0 || data_deadline_ms_ >= 0))) timeout = 0;
+    if (store_.has_pending_sync()) {  // durable as soon as nothing else is waiting
+      int ready = ::poll(fds, static_cast<nfds_t>(nfds), 0);
+      if (ready == 0) {
+        std::string err;
+        if (!store_.flush_pending(err)) log_.error("vtpmd: state directory sync failed: %s", err.c_str());
+      }
+    }
     int pr = ::poll(fds, static_cast<nfds_t>(nfds), timeout);
     if (pr < 0) {
       if (errno == EINTR) continue;

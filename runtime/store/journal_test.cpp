@@ -460,6 +460,10 @@ TEST_F(JournalTest, FirstWriteDirectSkipsTheJournalOnce) {
     EXPECT_EQ(s.journal_writes(), 0u);
     struct stat st {};
     EXPECT_NE(::stat(tmp.file(kJournal).c_str(), &st), 0) << "no journal after one write";
+    EXPECT_TRUE(s.has_pending_sync()) << "the directory fsync is left for later";
+    std::string err;
+    ASSERT_TRUE(s.flush_pending(err)) << err;
+    EXPECT_FALSE(s.has_pending_sync());
     ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(1500, 2)));
     EXPECT_EQ(s.direct_writes(), 1u);
     EXPECT_GE(s.journal_writes(), 1u);

@@ -212,6 +212,10 @@ bool StateDir::sync_dir(std::string& err) {
 }
 
 bool StateDir::write_durable(const std::string& name, Bytes data, std::string& err) {
+  return write_atomic(name, data, err) && sync_dir(err);
+}
+
+bool StateDir::write_atomic(const std::string& name, Bytes data, std::string& err) {
   if (!check_name(name, err)) return false;
   if (data.size() > kMaxFileBytes) {
     err = name + ": " + std::to_string(data.size()) + " bytes is more than a state file may have";
@@ -271,7 +275,7 @@ bool StateDir::write_durable(const std::string& name, Bytes data, std::string& e
     ::unlinkat(dir_fd_, tmp.c_str(), 0);
     return false;
   }
-  return sync_dir(err);
+  return true;
 }
 
 int StateDir::open_rw(const std::string& name, std::string& err) const {

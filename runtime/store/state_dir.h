@@ -46,15 +46,21 @@ class StateDir {
   // Replaces `name` with `data`, durably (see above). The temporary is TMP<rest> for tpm<rest>
   // (swtpm's TMP2-00.permall), else .tmp.<name>; a stale one left by a crash is replaced.
   bool write_durable(const std::string& name, Bytes data, std::string& err);
+  // The same without the final directory fsync: the file is complete and synced before the rename
+  // (a crash leaves the old or the new file, never a torn one), but the rename itself is durable
+  // only after the next sync_dir(). For writes nobody is waiting on (vtpmd's start-up).
+  bool write_atomic(const std::string& name, Bytes data, std::string& err);
   // Opens an existing regular file for pread/pwrite (the journal): O_RDWR | O_NOFOLLOW, no
   // create. Returns the fd (the caller closes it) or -1 with `err`.
   int open_rw(const std::string& name, std::string& err) const;
   // Removes `name` and syncs the directory. Absent if there was nothing to remove.
   FileStatus remove(const std::string& name, std::string& err);
 
+ // fsync of the directory itself: makes renames and removals in it durable.
+  bool sync_dir(std::string& err);
+
  private:
   bool check_name(const std::string& name, std::string& err) const;
-  bool sync_dir(std::string& err);
 
   int dir_fd_ = -1;
   int lock_fd_ = -1;

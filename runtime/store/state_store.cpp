@@ -146,8 +146,12 @@ bool StateStore::append(size_t k, bool removed, Bytes image, std::string& err) {
   if (first_write_direct_ && !journal_.exists() && direct_writes_ == 0) {
     ++direct_writes_;
     const std::string name = file_name(kKinds[k]);
-    return removed ? dir_.remove(name, err) != FileStatus::Error : dir_.write_durable(name, image, err);
+    if (removed) return dir_.remove(name, err) != FileStatus::Error;
+    if (!dir_.write_atomic(name, image, err)) return false;
+    dir_sync_pending_ = true;  // flush_pending(), or the next write, makes the rename durable
+    return true;
   }
+  if (!flush_pending(err)) return false;
   if (!journal_.exists()) {
     Journal::Base bases[Journal::kKinds];
     for (size_t i = 0; i < Journal::kKinds; ++i) {
@@ -177,11 +181,18 @@ bool StateStore::append(size_t k, bool removed, Bytes image, std::string& err) {
   return journal_.reset(bases, err);
 }
 
+bool StateStore::flush_pending(std::string& err) {
+  if (!dir_sync_pending_) return true;
+  if (!dir_.sync_dir(err)) return false;
+  dir_sync_pending_ = false;
+  return true;
+}
+
 bool StateStore::compact() {
   last_error_.clear();
   if (!ensure_journal()) return false;
   std::string err;
-  if (!compact_journal(true, err)) {
+  if (!flush_pending(err) || !compact_journal(true, err)) {
     last_error_ = err;
     return false;
   }

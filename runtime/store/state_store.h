@@ -62,6 +62,12 @@ class StateStore final : public engine::NvBackend {
   // (vtpmd: start-up then writes once without creating the journal); the journal begins with the
   // second write.
   void set_first_write_direct(bool on) { first_write_direct_ = on; }
+  // That first write is synced and renamed into place before store() returns, but the directory
+  // fsync that makes the rename durable is left to flush_pending() (vtpmd calls it as soon as it
+  // is idle) or to the next write. No answered command depends on it: it is the start-up's own
+  // write, and a crash before the flush leaves the previous, complete file.
+  bool has_pending_sync() const { return dir_sync_pending_; }
+  bool flush_pending(std::string& err);
   uint32_t direct_writes() const { return direct_writes_; }
 
   // Why the last load/store/remove failed ("" when it did not).
@@ -98,6 +104,7 @@ class StateStore final : public engine::NvBackend {
   StateKey key_;
   std::string last_error_;
   bool first_write_direct_ = false;
+  bool dir_sync_pending_ = false;
   uint32_t direct_writes_ = 0;  // writes that went straight to a snapshot (append())
   uint64_t generation_[3] = {0, 0, 0};
   Journal journal_;
