@@ -1,5 +1,9 @@
 // OpensslCrypto (openssl_crypto.h): EVP ciphers, EVP_MAC HMAC, EVP_KDF HKDF, PKCS5 PBKDF2.
 // Every length is checked against int before it reaches an int-typed EVP parameter.
+// SHA256()/SHA512() one-shots are OpenSSL 3 "deprecated" low-level APIs, kept on purpose: they
+// hash without EVP's algorithm fetch, whose first use in a process builds OpenSSL's whole digest
+// table (about 5 M instructions, half of an instance's start-up, callgrind).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "store/openssl_crypto.h"
 
 #include <climits>
@@ -9,6 +13,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 namespace vtpm::store {
 namespace {
@@ -123,15 +128,17 @@ bool OpensslCrypto::hmac_sha256(Bytes key, Bytes a, Bytes b, uint8_t* out32) {
 }
 
 bool OpensslCrypto::sha256(Bytes in, uint8_t* out32) {
-  unsigned int n = 0;
-  return EVP_Digest(ptr(in), in.size(), out32, &n, EVP_sha256(), nullptr) == 1 &&
-         n == kSha256Bytes;
+  SHA256_CTX c;
+  bool ok = SHA256_Init(&c) == 1 && SHA256_Update(&c, ptr(in), in.size()) == 1 && SHA256_Final(out32, &c) == 1;
+  OPENSSL_cleanse(&c, sizeof c);
+  return ok;
 }
 
 bool OpensslCrypto::sha512(Bytes in, uint8_t* out64) {
-  unsigned int n = 0;
-  return EVP_Digest(ptr(in), in.size(), out64, &n, EVP_sha512(), nullptr) == 1 &&
-         n == kSha512Bytes;
+  SHA512_CTX c;
+  bool ok = SHA512_Init(&c) == 1 && SHA512_Update(&c, ptr(in), in.size()) == 1 && SHA512_Final(out64, &c) == 1;
+  OPENSSL_cleanse(&c, sizeof c);
+  return ok;
 }
 
 bool OpensslCrypto::pbkdf2_sha512(Bytes pass, Bytes salt, uint32_t iterations, uint8_t* out,
