@@ -25,7 +25,7 @@ run tpm2_getrandom --hex 16; echo
 run tpm2_pcrextend 16:sha256=$(printf 'vtpmd demo' | sha256sum | cut -d' ' -f1)
 run tpm2_pcrread sha256:16
 run tpm2_createprimary -C o -g sha256 -G ecc -c out/demo/primary.ctx > out/demo/primary.yaml
-grep -E "^(name|type|  value: ecc)" out/demo/primary.yaml | head -n 3 || true
+echo "primary key: ECC $(grep -A1 '^curve-id:' out/demo/primary.yaml | sed -n '2s/ *value: //p'), context in out/demo/primary.ctx"
 run tpm2_nvdefine 0x1500016 -C o -s 32 -a "ownerread|ownerwrite"
 printf '%-32.32s' 'kept across restarts, durably' | run tpm2_nvwrite 0x1500016 -C o -i -
 run tpm2_nvread 0x1500016 -C o -s 32 -o out/demo/nv.bin; cat out/demo/nv.bin; echo
