@@ -10,11 +10,7 @@ target_link_libraries(vtpm_store_fuzz PUBLIC OpenSSL::Crypto)
 target_compile_options(vtpm_store_fuzz PRIVATE ${FSM_CORE_FLAGS} -fsanitize=fuzzer-no-link
                        ${FSM_FUZZ_SANITIZERS})
 
-add_executable(state_file_fuzz state_file_fuzz.cpp)
-target_link_libraries(state_file_fuzz PRIVATE vtpm_store_fuzz)
-target_compile_options(state_file_fuzz PRIVATE ${FSM_WARNINGS} -fsanitize=fuzzer ${FSM_FUZZ_SANITIZERS})
-target_link_options(state_file_fuzz PRIVATE -fsanitize=fuzzer ${FSM_FUZZ_SANITIZERS})
-fsm_fuzz_smoke(state_file state_file_fuzz ${CMAKE_CURRENT_SOURCE_DIR}/corpus/state_file)
+vtpm_fuzz_harness(state_file vtpm_store_fuzz)
 
 add_executable(state_file_seeds EXCLUDE_FROM_ALL state_file_seeds.cpp)
 target_link_libraries(state_file_seeds PRIVATE vtpm::store)
