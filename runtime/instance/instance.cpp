@@ -125,6 +125,13 @@ bool Instance::open_channels(std::string& err) {
       err = std::string(what) + ": " + err;
       return false;
     }
+    // uid=/gid= (ref §1.6): the socket file's owner, as swtpm sets it after bind.
+    if (c.kind == Endpoint::UnixPath && (c.uid || c.gid) &&
+        ::chown(c.path.c_str(), c.uid ? static_cast<uid_t>(*c.uid) : static_cast<uid_t>(-1),
+                c.gid ? static_cast<gid_t>(*c.gid) : static_cast<gid_t>(-1)) != 0) {
+      err = std::string(what) + ": cannot set the owner of " + c.path + ": " + std::strerror(errno);
+      return false;
+    }
     return true;
   };
   if (!open_one(cfg_.ctrl, "--ctrl", ctrl_listen_, ctrl_client_)) return false;

@@ -61,4 +61,12 @@ wait "$QEMU_PID" 2>/dev/null
 it_untrack "$QEMU_PID"
 wait_pid_gone "$DAEMON_PID" 5 || fail "daemon still running 5 s after its data channel closed (--terminate)"
 [[ ! -e $CTRL_SOCK ]] || fail "control socket file left behind"
+
+step "the socket file's owner and mode, as unprivileged set-ups ask (uid=, gid=, mode=)"
+OWNED=$IT_TMP/owned.sock
+start_unix_daemon "$IT_TMP/daemon2.out" "$OWNED" -- socket --tpm2 --tpmstate "dir=$STATE" \
+  --ctrl "type=unixio,path=$OWNED,mode=0660,uid=65534,gid=65534"
+assert_eq "socket owner and mode" "65534:65534 660" "$(stat -c '%u:%g %a' "$OWNED")"
+ok "CMD_SHUTDOWN" swtpm_ioctl --unix "$OWNED" -s
+wait_pid_gone "$DAEMON_PID" 5 || fail "daemon still running after CMD_SHUTDOWN"
 it_pass
