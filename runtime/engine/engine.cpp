@@ -13,6 +13,8 @@
 #include <libtpms/tpm_nvfilename.h>
 #include <libtpms/tpm_tis.h>
 
+#include "wire/big_endian.h"
+
 namespace vtpm::engine {
 namespace {
 
@@ -23,21 +25,9 @@ Engine* g_engine = nullptr;
 constexpr uint32_t kTpm2RcFailure = 0x101;  // TPM 2.0 Part 2 §6.6 TPM_RC_FAILURE
 constexpr uint32_t kInitialCmdCapacity = 4096;  // TPM_BUFFER_MAX: the common case never grows
 
-void put_u16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
-void put_u32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-
-uint32_t get_u32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
+using wire::get_be32;
+using wire::put_be16;
+using wire::put_be32;
 
 // libtpms' NVRAM names (tpm_nvfilename.h) to the control channel's blob types.
 bool kind_of_name(const char* name, BlobKind& kind) {
@@ -195,9 +185,9 @@ uint32_t Engine::process(const uint8_t* cmd, uint32_t cmd_len, uint8_t* out, uin
 uint32_t Engine::fatal_response(uint8_t* out, uint32_t out_cap) const {
   if (out_cap < 10) return 0;
   const bool tpm2 = version_ == TpmVersion::Tpm2;
-  put_u16(out, tpm2 ? 0x8001 : 0x00c4);  // TPM_ST_NO_SESSIONS / TPM_TAG_RSP_COMMAND
-  put_u32(out + 2, 10);
-  put_u32(out + 6, tpm2 ? kTpm2RcFailure : TPM_FAIL);
+  put_be16(out, tpm2 ? 0x8001 : 0x00c4);  // TPM_ST_NO_SESSIONS / TPM_TAG_RSP_COMMAND
+  put_be32(out + 2, 10);
+  put_be32(out + 6, tpm2 ? kTpm2RcFailure : TPM_FAIL);
   return 10;
 }
 
@@ -205,15 +195,15 @@ uint32_t Engine::startup(uint16_t type) {
   // TPM 2.0 Part 3 §9.3 TPM2_Startup; TPM 1.2 Part 3 §3.2 TPM_Startup. Both are 12 bytes.
   uint8_t cmd[12];
   const bool tpm2 = version_ == TpmVersion::Tpm2;
-  put_u16(cmd, tpm2 ? 0x8001 : 0x00c1);
-  put_u32(cmd + 2, sizeof(cmd));
-  put_u32(cmd + 6, tpm2 ? 0x144 : 0x99);
-  put_u16(cmd + 10, type);
+  put_be16(cmd, tpm2 ? 0x8001 : 0x00c1);
+  put_be32(cmd + 2, sizeof(cmd));
+  put_be32(cmd + 6, tpm2 ? 0x144 : 0x99);
+  put_be16(cmd + 10, type);
   uint8_t resp[64];
   uint32_t resp_len = 0;
   process(cmd, sizeof(cmd), resp, sizeof(resp), resp_len);
   if (resp_len < 10) return rc::kFail;
-  return get_u32(resp + 6);
+  return get_be32(resp + 6);
 }
 
 uint32_t Engine::hash_start() {

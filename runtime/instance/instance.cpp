@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "transports/swtpm/net.h"
+#include "wire/big_endian.h"
 
 namespace vtpm::instance {
 
@@ -30,7 +31,6 @@ constexpr int64_t kCtrlDeadlineMs = 500;    // swtpm: the rest of a control mess
 constexpr int64_t kDataStallMs = 5000;      // a client stalled inside a header is dropped after this
 constexpr int64_t kDataQuietMs = 200;       // a header whose body stops coming: answered, dropped
 constexpr uint32_t kVendorSetLocality = 0x20001000;  // TPM2_SetLocality/TPM_SetLocality (ref §1.5)
-constexpr uint32_t kMaxBlob = 512 * 1024;   // SET_STATEBLOB limit (ref §1.2)
 
 volatile sig_atomic_t g_terminate = 0;      // SIGTERM/SIGINT: the only state a handler may touch
 void on_terminate(int) { g_terminate = 1; }
@@ -39,17 +39,6 @@ int64_t now_ms() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-uint32_t read_be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-void put32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
 }
 
 const char* op_name(ctrl::Op op) {
@@ -91,7 +80,6 @@ Instance::Instance(const Config& cfg, engine::Engine& engine, store::StateStore&
       store_(store),
       log_(log),
       migration_key_(migration_key),
-      decoder_(kMaxBlob),
       framer_(engine.version(), engine.buffer_size()) {
   // One input and one output buffer serve both channels: the loop finishes each read (and its
   // reply) before the next, so they are never in use twice. Left uninitialised, so an idle
@@ -174,9 +162,8 @@ void Instance::deliver(const ctrl::Event& ev) {
       break;
     case fsm::rt::Outcome::Rejected: {
       uint8_t out[4];
-      put32(out, r.code);
       log_.info(2, "ctrl: %s refused in %s: 0x%x", ctrl::event_name(ev.id), ctrl::state_name(m_.state), r.code);
-      send_ctrl(out, 4);
+      send_ctrl(out, sw::encode_result(out, sizeof out, r.code));
       break;
     }
     case fsm::rt::Outcome::BadPayload:
@@ -185,10 +172,9 @@ void Instance::deliver(const ctrl::Event& ev) {
       // Unreachable by the proofs (payloads are full-width, guards exhaustive, the host
       // synchronous); answer rather than leave a control client waiting forever.
       uint8_t out[4];
-      put32(out, rc::kFail);
       log_.error("vtpmd: internal: %s gave %s in %s", ctrl::event_name(ev.id),
                  fsm::rt::outcome_name(r.outcome), ctrl::state_name(m_.state));
-      send_ctrl(out, 4);
+      send_ctrl(out, sw::encode_result(out, sizeof out, rc::kFail));
       break;
     }
   }
@@ -257,7 +243,7 @@ uint32_t Instance::run_engine(ctrl::Op op) {
     }
     case ctrl::Op::Init: {
       engine_.terminate();
-      uint32_t r = engine_.init((req.init_flags & 1u) != 0);
+      uint32_t r = engine_.init((req.init_flags & sw::kInitFlagDeleteVolatile) != 0);
       if (r != rc::kSuccess) log_init_failure("CMD_INIT", r);
       framer_.set_buffer_size(engine_.buffer_size());
       return r;
@@ -299,7 +285,7 @@ uint32_t Instance::run_engine(ctrl::Op op) {
         log_.error("vtpmd: GET_STATEBLOB: %s", err.c_str());
         return rc::kFail;
       }
-      if (!migration_key_.empty()) blob_flags_ |= 2u;  // PTM_STATE_FLAG_ENCRYPTED
+      if (!migration_key_.empty()) blob_flags_ |= sw::kStateFlagEncrypted;
       return rc::kSuccess;
     }
     case ctrl::Op::SetStateBlob: {
@@ -350,19 +336,16 @@ void Instance::answer(uint32_t op_value) {
   size_t n = 0;
   log_.info(2, "ctrl: %s ok", op_name(op));
   switch (op) {
-    case ctrl::Op::TpmCommand: {
-      uint8_t* resp = out_.get() + sw::kMssimReplyOverhead;  // where run_engine put it
-      if (resp_mssim_) send_data(out, sw::wrap_mssim_reply(resp, resp_len_, out, cap));
-      else send_data(resp, resp_len_);
+    case ctrl::Op::TpmCommand:  // run_engine left the response behind room for the wrapper
+      send_tpm_response(out_.get() + sw::kMssimReplyOverhead, resp_len_, resp_mssim_);
       return;
-    }
     case ctrl::Op::AutoInit: return;  // nobody asked
     case ctrl::Op::Capability: n = sw::encode_capability(out, cap, sw::capabilities(engine_.version())); break;
     case ctrl::Op::Established: n = sw::encode_established(out, cap, established_); break;
     case ctrl::Op::Config: {
       uint32_t flags = 0;
-      if (cfg_.key.source != KeySource::None) flags |= 1u;       // PTM_CONFIG_FLAG_FILE_KEY
-      if (cfg_.migration_key.source != KeySource::None) flags |= 2u;  // ..._MIGRATION_KEY
+      if (cfg_.key.source != KeySource::None) flags |= sw::kConfigFlagFileKey;
+      if (cfg_.migration_key.source != KeySource::None) flags |= sw::kConfigFlagMigrationKey;
       n = sw::encode_config(out, cap, flags);
       break;
     }
@@ -429,13 +412,14 @@ void Instance::refuse(uint32_t op_value, uint32_t code) {
 
 void Instance::fatalResponse() {
   uint8_t out[16];
-  uint32_t n = engine_.fatal_response(out, sizeof out);
-  if (framer_.mssim()) {
-    uint8_t wrapped[32];
-    send_data(wrapped, sw::wrap_mssim_reply(out, n, wrapped, sizeof wrapped));
-  } else {
-    send_data(out, n);
-  }
+  send_tpm_response(out, engine_.fatal_response(out, sizeof out), framer_.mssim());
+}
+
+// A TPM response on the data channel, behind the MS-simulator size and trailer when the command
+// came with the TPM_SEND_COMMAND prefix (ref §1.5). `resp` may lie inside out_ (it is moved).
+void Instance::send_tpm_response(const uint8_t* resp, size_t n, bool mssim) {
+  if (mssim) send_data(out_.get(), sw::wrap_mssim_reply(resp, n, out_.get(), kIoBytes));
+  else send_data(resp, n);
 }
 
 void Instance::setEngineLocality(uint32_t loc) { engine_.set_locality(static_cast<uint8_t>(loc)); }
@@ -554,7 +538,7 @@ void Instance::handle_ctrl_request() {
   log_.info(2, "ctrl: request 0x%02x", static_cast<unsigned>(q.cmd));
   switch (q.cmd) {
     case sw::CtrlCmd::GetCapability: deliver(ctrl::make_getCapability()); break;
-    case sw::CtrlCmd::Init: deliver(ctrl::make_init((q.init_flags & 1u) != 0)); break;
+    case sw::CtrlCmd::Init: deliver(ctrl::make_init((q.init_flags & sw::kInitFlagDeleteVolatile) != 0)); break;
     case sw::CtrlCmd::Shutdown: deliver(ctrl::make_shutdown()); break;
     case sw::CtrlCmd::GetTpmEstablished: deliver(ctrl::make_getEstablished()); break;
     case sw::CtrlCmd::SetLocality: deliver(ctrl::make_setLocality(q.locality)); break;
@@ -606,7 +590,7 @@ void Instance::serve_data_readable() {
       framer_.reset();
       break;
     }
-    if (framer_.frame_size() >= 10 && read_be32(framer_.frame() + 6) == kVendorSetLocality) {
+    if (framer_.frame_size() >= 10 && wire::get_be32(framer_.frame() + 6) == kVendorSetLocality) {
       vendor_set_locality();
     } else {
       deliver(ctrl::make_tpmCommand());
@@ -619,10 +603,9 @@ void Instance::serve_data_readable() {
 }
 
 void Instance::answer_size_error() {
-  uint8_t out[32];
-  size_t n = sw::tpm_error_response(out + 4, sizeof out - 4, engine_.version(), sw::FrameError::SizeTooLarge);
-  if (framer_.mssim()) send_data(out, sw::wrap_mssim_reply(out + 4, n, out, sizeof out));
-  else send_data(out + 4, n);
+  uint8_t out[16];
+  send_tpm_response(out, sw::tpm_error_response(out, sizeof out, engine_.version(), sw::FrameError::SizeTooLarge),
+                    framer_.mssim());
 }
 
 // The vendor command TPM2_SetLocality is honoured only with --locality allow-set-locality (ref
@@ -637,20 +620,18 @@ void Instance::vendor_set_locality() {
   uint8_t loc = f[10];
   bool ok = loc <= 4 && !(loc == 4 && cfg_.reject_locality4);
   if (ok) engine_.set_locality(loc);
-  uint8_t out[10] = {f[0], f[1], 0, 0, 0, 10, 0, 0, 0, 0};
-  if (cfg_.tpm2) { out[0] = 0x80; out[1] = 0x01; } else { out[0] = 0x00; out[1] = 0xc4; }
-  if (!ok) { out[8] = cfg_.tpm2 ? 0x01 : 0x00; out[9] = cfg_.tpm2 ? 0x07 : 0x3d; }  // TPM_RC_LOCALITY / TPM_BAD_LOCALITY
-  if (framer_.mssim()) {
-    uint8_t w[32];
-    send_data(w, sw::wrap_mssim_reply(out, sizeof out, w, sizeof w));
-  } else {
-    send_data(out, sizeof out);
-  }
+  // A header-only response: TPM_ST_NO_SESSIONS / TPM_TAG_RSP_COMMAND, size 10, and success or
+  // TPM_RC_LOCALITY (0x107) / TPM_BAD_LOCALITY (0x3d).
+  uint8_t out[10];
+  wire::put_be16(out, cfg_.tpm2 ? 0x8001 : 0x00c4);
+  wire::put_be32(out + 2, sizeof out);
+  wire::put_be32(out + 6, ok ? 0 : cfg_.tpm2 ? 0x107 : 0x3d);
+  send_tpm_response(out, sizeof out, framer_.mssim());
 }
 
 int Instance::run() {
   deliver(ctrl::make_start(cfg_.not_need_init, cfg_.reject_locality4));
-  for (uint32_t idle_guard = 0; !exiting_ && !g_terminate; ++idle_guard) {
+  while (!exiting_ && !g_terminate) {
     pollfd fds[2];
     int nfds = 0;
     int ctrl_idx = -1, data_idx = -1;
@@ -662,11 +643,14 @@ int Instance::run() {
       log_.error("vtpmd: no channel left to serve");
       return 1;
     }
+    // Until the earliest deadline (0 if it has passed), or without end when there is none.
     int64_t now = now_ms();
     int timeout = -1;
-    for (int64_t d : {ctrl_deadline_ms_, data_deadline_ms_})
-      if (d >= 0) timeout = timeout < 0 ? static_cast<int>(d - now) : std::min(timeout, static_cast<int>(d - now));
-    if (timeout < -1 || (timeout < 0 && (ctrl_deadline_ms_ >= 0 || data_deadline_ms_ >= 0))) timeout = 0;
+    for (int64_t d : {ctrl_deadline_ms_, data_deadline_ms_}) {
+      if (d < 0) continue;
+      int left = static_cast<int>(std::max<int64_t>(d - now, 0));
+      timeout = timeout < 0 ? left : std::min(timeout, left);
+    }
     if (store_.has_pending_sync()) {  // durable as soon as nothing else is waiting
       int ready = ::poll(fds, static_cast<nfds_t>(nfds), 0);
       if (ready == 0) {

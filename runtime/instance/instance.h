@@ -61,6 +61,7 @@ class Instance {
   void cleanup_files();
   void compact_store();
   void answer_size_error();
+  void send_tpm_response(const uint8_t* resp, size_t n, bool mssim);
   void vendor_set_locality();
   void log_init_failure(const char* what, uint32_t r);
 

@@ -16,23 +16,6 @@ std::string fmt(const char* f, unsigned long long a, unsigned long long b = 0,
 
 }  // namespace
 
-uint16_t get_be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-uint32_t get_be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-uint64_t get_be64(const uint8_t* p) { return (uint64_t{get_be32(p)} << 32) | get_be32(p + 4); }
-void put_be16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void put_be32(uint8_t* p, uint32_t v) {
-  put_be16(p, static_cast<uint16_t>(v >> 16));
-  put_be16(p + 2, static_cast<uint16_t>(v));
-}
-void put_be64(uint8_t* p, uint64_t v) {
-  put_be32(p, static_cast<uint32_t>(v >> 32));
-  put_be32(p + 4, static_cast<uint32_t>(v));
-}
 
 uint32_t Container::tag_bit(uint16_t t) {
   if (t >= tag::kData && t <= tag::kIvecMigrationData) return 1u << t;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "store/secret.h"
+#include "wire/big_endian.h"
 
 //   header  version u8 (1 or 2), min_version u8, hdrsize BE16 = 10, flags BE16,
 //           totlen BE32 = the whole blob including the header
@@ -111,11 +112,12 @@ void finish_blob(std::vector<uint8_t>& out, uint8_t min_version, uint16_t flags)
 // The header bytes a blob of `total` bytes with `flags` will carry (for additional data).
 void header_bytes(uint8_t out[kHeaderBytes], uint8_t min_version, uint16_t flags, uint32_t total);
 
-uint16_t get_be16(const uint8_t* p);
-uint32_t get_be32(const uint8_t* p);
-uint64_t get_be64(const uint8_t* p);
-void put_be16(uint8_t* p, uint16_t v);
-void put_be32(uint8_t* p, uint32_t v);
-void put_be64(uint8_t* p, uint64_t v);
+// The store's codecs and journal read and write with the shared big-endian helpers.
+using wire::get_be16;
+using wire::get_be32;
+using wire::get_be64;
+using wire::put_be16;
+using wire::put_be32;
+using wire::put_be64;
 
 }  // namespace vtpm::store

@@ -6,18 +6,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "wire/big_endian.h"
+
 namespace vtpm::transports::swtpm {
 
 namespace rc = engine::rc;
 
 namespace {
 
-void put_be32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
+using wire::put_be32;
 
 bool fits(const uint8_t* out, size_t cap, size_t need) { return out != nullptr && cap >= need; }
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "wire/big_endian.h"
+
 namespace vtpm::transports::swtpm {
 
 %%{
@@ -84,17 +86,8 @@ void DataFramer::reset() {
 
 namespace {
 
-void put_be16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
-void put_be32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
+using wire::put_be16;
+using wire::put_be32;
 
 }  // namespace
 
