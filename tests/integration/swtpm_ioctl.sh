@@ -27,25 +27,23 @@ PCR_RESET_20=80020000001b0000013d0000001400000009400000090000000000
 # ---- per-leg helpers (set by start_leg_daemon) -------------------------------------------------
 # IOCTL=(swtpm_ioctl --tcp host:port | --unix path), TCTI for tpm2-tools, STATE dir.
 
+# lib.sh's ok/must_fail, with the leg in the message.
 ioctl() { run swtpm_ioctl "${IOCTL[@]}" "$@"; }
 ioctl_ok() {
   local desc=$1
   shift
-  ioctl "$@"
-  ((RC == 0)) || fail "[$LEG] $desc: swtpm_ioctl $* exited $RC: $OUT"
+  ok "[$LEG] $desc" swtpm_ioctl "${IOCTL[@]}" "$@"
 }
 ioctl_fail() {
   local desc=$1
   shift
-  ioctl "$@"
-  ((RC != 0 && RC != 124 && RC != 137)) || fail "[$LEG] $desc: swtpm_ioctl $* must fail, exited $RC: $OUT"
+  must_fail "[$LEG] $desc" swtpm_ioctl "${IOCTL[@]}" "$@"
 }
 tpm() { TPM2TOOLS_TCTI=$TCTI run "$@"; }
 tpm_ok() {
   local desc=$1
   shift
-  tpm "$@"
-  ((RC == 0)) || fail "[$LEG] $desc: $* exited $RC: $OUT"
+  TPM2TOOLS_TCTI=$TCTI ok "[$LEG] $desc" "$@"
 }
 pcr_hex() {
   rm -f "$W/pcr.bin"
