@@ -66,7 +66,7 @@ main_job() {
   echo "== diagrams and transition tables written to out/diagrams/:"
   ls out/diagrams
   echo "== a vTPM: vtpmd on embedded defaults, used by tpm2-tools"
-  bash runtime/instance/demo.sh build/default/runtime/instance/vtpmd
+  bash transports/vtpmd/demo.sh build/default/transports/vtpmd/vtpmd
 }
 
 test_job() {

@@ -280,4 +280,27 @@ size_t encode_info(uint8_t* out, size_t cap, std::string_view text, uint32_t off
   return 12 + size_t{length};
 }
 
+size_t encode_reply(uint8_t* out, size_t cap, const instance::ControlReply& r,
+                    std::span<const uint8_t>& tail) {
+  using instance::ReplyShape;
+  tail = {};
+  switch (r.shape) {
+    case ReplyShape::None: return 0;
+    case ReplyShape::Result: return encode_result(out, cap, r.result);
+    case ReplyShape::Capability: return encode_capability(out, cap, r.value);
+    case ReplyShape::Established: return encode_established(out, cap, r.established);
+    case ReplyShape::Config: return encode_config(out, cap, r.value);
+    case ReplyShape::BufferSize:
+      return encode_buffer_size(out, cap, r.buffer_size, r.min_size, r.max_size);
+    case ReplyShape::Info: return encode_info(out, cap, r.info, r.info_offset);
+    case ReplyShape::StateBlob: {
+      if (r.blob.size() >= 0xFFFFFFFFu) return 0;
+      const auto len = static_cast<uint32_t>(r.blob.size());
+      tail = r.blob;
+      return encode_state_blob_header(out, cap, r.result, r.value, len, len);
+    }
+  }
+  return 0;
+}
+
 }  // namespace vtpm::transports::swtpm

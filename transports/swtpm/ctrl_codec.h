@@ -11,92 +11,30 @@
 #include <string_view>
 
 #include "engine/engine.h"
+#include "instance/control.h"
 
 namespace vtpm::transports::swtpm {
 
-// tpm_ioctl.h CMD_* (ref §1.2).
-enum class CtrlCmd : uint32_t {
-  GetCapability = 0x01,
-  Init = 0x02,
-  Shutdown = 0x03,
-  GetTpmEstablished = 0x04,
-  SetLocality = 0x05,
-  HashStart = 0x06,
-  HashData = 0x07,
-  HashEnd = 0x08,
-  CancelTpmCmd = 0x09,
-  StoreVolatile = 0x0a,
-  ResetTpmEstablished = 0x0b,
-  GetStateBlob = 0x0c,
-  SetStateBlob = 0x0d,
-  Stop = 0x0e,
-  GetConfig = 0x0f,
-  SetDataFd = 0x10,
-  SetBufferSize = 0x11,
-  GetInfo = 0x12,
-  LockStorage = 0x13,  // swtpm >= 0.8; 0.7.1 answers it as unknown (0x0a)
-};
+// The request and reply types are the instance core's (runtime/instance/control.h): this codec
+// decodes swtpm's wire format into them and encodes the replies back.
+using CtrlCmd = instance::ControlCmd;
+using CtrlRequest = instance::ControlRequest;  // after an Error only `opcode` is meaningful
+namespace cap = instance::cap;
+using instance::capabilities;
+using instance::kCapabilitiesTpm12;
+using instance::kCapabilitiesTpm2;
+using instance::kConfigFlagFileKey;
+using instance::kConfigFlagMigrationKey;
+using instance::kInitFlagDeleteVolatile;
+using instance::kStateFlagDecrypted;
+using instance::kStateFlagEncrypted;
 
 const char* ctrl_cmd_name(CtrlCmd c);
-
-// PTM_CAP_* (ref §1.3).
-namespace cap {
-inline constexpr uint32_t kInit = 1u << 0;
-inline constexpr uint32_t kShutdown = 1u << 1;
-inline constexpr uint32_t kGetTpmEstablished = 1u << 2;
-inline constexpr uint32_t kSetLocality = 1u << 3;
-inline constexpr uint32_t kHashing = 1u << 4;
-inline constexpr uint32_t kCancelTpmCmd = 1u << 5;
-inline constexpr uint32_t kStoreVolatile = 1u << 6;
-inline constexpr uint32_t kResetTpmEstablished = 1u << 7;
-inline constexpr uint32_t kGetStateBlob = 1u << 8;
-inline constexpr uint32_t kSetStateBlob = 1u << 9;
-inline constexpr uint32_t kStop = 1u << 10;
-inline constexpr uint32_t kGetConfig = 1u << 11;
-inline constexpr uint32_t kSetDataFd = 1u << 12;
-inline constexpr uint32_t kSetBufferSize = 1u << 13;
-inline constexpr uint32_t kGetInfo = 1u << 14;
-inline constexpr uint32_t kSendCommandHeader = 1u << 15;  // TPM 2 only
-inline constexpr uint32_t kLockStorage = 1u << 16;        // swtpm >= 0.8: not advertised
-}  // namespace cap
-
-// What swtpm 0.7.1 reports (ref §1.3, observed): bits 0-15 for TPM 2 = 0xffff, bits 0-14 for
-// TPM 1.2 = 0x7fff.
-inline constexpr uint32_t kCapabilitiesTpm2 = 0xffff;
-inline constexpr uint32_t kCapabilitiesTpm12 = 0x7fff;
-constexpr uint32_t capabilities(engine::TpmVersion v) {
-  return v == engine::TpmVersion::Tpm2 ? kCapabilitiesTpm2 : kCapabilitiesTpm12;
-}
 
 inline constexpr uint32_t kCtrlOpcodeSize = 4;
 inline constexpr uint32_t kMaxStateBlob = 512 * 1024;  // SET_STATEBLOB length limit (ref §1.2)
 inline constexpr uint32_t kHashChunk = 4096;           // sizeof(ptm_hdata.u.req.data)
 inline constexpr uint32_t kInfoChunk = 3072;           // PTM_GETINFO_SIZE
-inline constexpr uint32_t kInitFlagDeleteVolatile = 1;  // PTM_INIT_FLAG_DELETE_VOLATILE
-inline constexpr uint32_t kStateFlagDecrypted = 1;      // PTM_STATE_FLAG_DECRYPTED
-inline constexpr uint32_t kStateFlagEncrypted = 2;      // PTM_STATE_FLAG_ENCRYPTED
-inline constexpr uint32_t kConfigFlagFileKey = 1;       // PTM_CONFIG_FLAG_FILE_KEY
-inline constexpr uint32_t kConfigFlagMigrationKey = 2;  // PTM_CONFIG_FLAG_MIGRATION_KEY
-
-// One decoded request. Only the fields of `cmd` are meaningful; the rest are zero. After an
-// Error only `opcode` is (as far as it arrived).
-struct CtrlRequest {
-  CtrlCmd cmd = CtrlCmd::GetCapability;
-  uint32_t opcode = 0;                 // the raw code (also for unknown ones, for logs)
-  uint32_t init_flags = 0;             // Init
-  uint8_t locality = 0;                // SetLocality, ResetTpmEstablished: the first body byte
-  uint32_t hash_length = 0;            // HashData: the announced total length
-  std::span<const uint8_t> hash_data;  // HashData: this chunk (see CtrlStatus::HashChunk)
-  uint32_t state_flags = 0;            // GetStateBlob, SetStateBlob
-  uint32_t blob_type = 0;              // GetStateBlob, SetStateBlob (PTM_BLOB_TYPE_*)
-  uint32_t offset = 0;                 // GetStateBlob
-  uint32_t blob_length = 0;            // SetStateBlob: the announced length
-  std::span<const uint8_t> blob;       // SetStateBlob: all blob_length bytes
-  uint32_t buffer_size = 0;            // SetBufferSize (0 = query)
-  uint64_t info_flags = 0;             // GetInfo (SWTPM_INFO_*)
-  uint32_t info_offset = 0;            // GetInfo
-  uint32_t retries = 0;                // LockStorage
-};
 
 enum class CtrlStatus : uint8_t {
   NeedMore,   // the message is incomplete: feed more, or on_deadline() when 500 ms have passed
@@ -208,5 +146,11 @@ size_t encode_state_blob_header(uint8_t* out, size_t cap, uint32_t result, uint3
 // totlength counts the NUL; the slice from `offset` carries at most kInfoChunk bytes (the NUL
 // included when it fits). offset >= text.size() gets swtpm's answer, the plain kBadParameter.
 size_t encode_info(uint8_t* out, size_t cap, std::string_view text, uint32_t offset);
+
+// The wire form of the instance core's reply: the fixed part goes into out[0..cap) (returns its
+// length; 0 for ReplyShape::None or a too small `cap`), and `tail` gets the bytes that follow it
+// unchanged (GET_STATEBLOB's data, sent from where it lives).
+size_t encode_reply(uint8_t* out, size_t cap, const instance::ControlReply& reply,
+                    std::span<const uint8_t>& tail);
 
 }  // namespace vtpm::transports::swtpm

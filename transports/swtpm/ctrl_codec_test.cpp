@@ -503,3 +503,48 @@ TEST(CtrlCapabilities, MatchSwtpm071AndCoverQemusMinimum) {
   EXPECT_EQ(sw::cap::kGetInfo, 0x4000u);
   EXPECT_EQ(sw::cap::kSendCommandHeader, 0x8000u);
 }
+
+// The instance core's typed replies in swtpm 0.7.1's layouts (ref §1.2).
+Bytes encode(const vtpm::instance::ControlReply& r, Bytes* tail_out = nullptr) {
+  uint8_t out[64];
+  std::span<const uint8_t> tail;
+  size_t n = sw::encode_reply(out, sizeof out, r, tail);
+  if (tail_out) *tail_out = Bytes(tail.begin(), tail.end());
+  return Bytes(out, out + n);
+}
+
+TEST(CtrlReplies, CoreRepliesInSwtpmLayouts) {
+  using vtpm::instance::ControlReply;
+  using vtpm::instance::ReplyShape;
+  auto reply = [](ReplyShape shape, uint32_t result = 0, uint32_t value = 0) {
+    ControlReply r;
+    r.shape = shape;
+    r.result = result;
+    r.value = value;
+    return r;
+  };
+  EXPECT_TRUE(encode(ControlReply{}).empty()) << "nothing is sent for ReplyShape::None";
+  EXPECT_EQ(encode(reply(ReplyShape::Result, 0x0a)), cat({be32(0x0a)}));
+  EXPECT_EQ(encode(reply(ReplyShape::Capability, 0, 0xffff)), cat({be32(0), be32(0xffff)}));
+  ControlReply est = reply(ReplyShape::Established);
+  est.established = true;
+  EXPECT_EQ(encode(est), (Bytes{0, 0, 0, 0, 1, 0, 0, 0}));
+  EXPECT_EQ(encode(reply(ReplyShape::Config, 0, 3)), cat({be32(0), be32(3)}));
+  ControlReply buf = reply(ReplyShape::BufferSize);
+  buf.buffer_size = 4096;
+  buf.min_size = 2808;
+  buf.max_size = 4096;
+  EXPECT_EQ(encode(buf), cat({be32(0), be32(4096), be32(2808), be32(4096)}));
+  // GET_STATEBLOB: always the 16-byte header; the data follows as the tail, unchanged
+  Bytes tail;
+  EXPECT_EQ(encode(reply(ReplyShape::StateBlob, 0x800), &tail), cat({be32(0x800), be32(0), be32(0), be32(0)}));
+  EXPECT_TRUE(tail.empty());
+  const Bytes blob = {9, 8, 7, 6, 5};
+  ControlReply ok = reply(ReplyShape::StateBlob, 0, 2);
+  ok.blob = blob;
+  EXPECT_EQ(encode(ok, &tail), cat({be32(0), be32(2), be32(5), be32(5)}));
+  EXPECT_EQ(tail, blob);
+  ControlReply info = reply(ReplyShape::Info);
+  info.info = "{}";
+  EXPECT_EQ(encode(info), cat({be32(0), be32(3), be32(3), Bytes{'{', '}', 0}}));
+}

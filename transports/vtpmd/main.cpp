@@ -1,6 +1,8 @@
 // vtpmd: one software TPM per process, a drop-in for `swtpm socket` (swtpm 0.7.1 command line and
-// protocols; reference/swtpm-qemu.md §3, §7). main() parses the command line, opens and locks the
-// state directory, loads the keys, builds the engine and the instance, and serves.
+// protocols; reference/swtpm-qemu.md §3, §7). The composition root (DESIGN §3): main() parses the
+// command line, opens and locks the state directory, loads the keys, builds the engine and the
+// instance core (runtime/instance/core.h), and joins it to its transport, the swtpm socket server
+// (transports/swtpm/server.h). A new transport is another server driving the same core.
 #include <fcntl.h>
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/rand.h>
@@ -11,17 +13,19 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "engine/engine.h"
-#include "instance/instance.h"
+#include "instance/core.h"
 #include "instance/log.h"
 #include "instance/options.h"
 #include "store/key.h"
 #include "store/openssl_crypto.h"
 #include "store/state_dir.h"
 #include "store/state_store.h"
+#include "transports/swtpm/server.h"
 
 namespace {
 
@@ -90,6 +94,25 @@ int print_states(const Config& cfg) {
   out += blobs.empty() ? "] }" : " ] }";
   std::printf("%s\n", out.c_str());
   return 0;
+}
+
+// The pid file, written after the sockets exist, as swtpm does.
+bool write_pid_file(const Config& cfg, std::string& err) {
+  if (cfg.pid_file.empty() && cfg.pid_fd < 0) return true;
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, "%d", static_cast<int>(getpid()));
+  int fd = cfg.pid_fd;
+  if (fd < 0) {
+    fd = ::open(cfg.pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+      err = "--pid: cannot write '" + cfg.pid_file + "': " + std::strerror(errno);
+      return false;
+    }
+  }
+  bool ok = ::write(fd, buf, static_cast<size_t>(n)) == n;
+  if (cfg.pid_fd < 0) ::close(fd);
+  if (!ok) err = "--pid: short write";
+  return ok;
 }
 
 bool daemonize(std::string& err) {
@@ -172,10 +195,13 @@ int main(int argc, char** argv) {
   if (log.fd() >= 0 && cfg.log_level >= 5)
     engine::Engine::set_debug(log.fd(), cfg.log_level - 4, cfg.log_prefix.c_str());
 
-  instance::Instance vtpm(cfg, tpm, states, log, migration_key.bytes());
-  if (!vtpm.open_channels(err)) return fail(err);
+  instance::InstanceCore core(cfg, tpm, states, log, migration_key.bytes());
+  transports::swtpm::Server server(cfg, core, log);
+  if (!server.open_channels(err)) return fail(err);
   if (cfg.daemon && !daemonize(err)) return fail(err);
-  if (!vtpm.write_pid_file(err)) return fail(err);
+  if (!write_pid_file(cfg, err)) return fail(err);
   log.info(1, "vtpmd: serving (%s)", cfg.tpm2 ? "TPM 2.0" : "TPM 1.2");
-  return vtpm.run();
+  int rc = server.run();
+  if (!cfg.pid_file.empty()) ::unlink(cfg.pid_file.c_str());
+  return rc;
 }
