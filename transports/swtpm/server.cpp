@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,26 @@ constexpr int64_t kDataQuietMs = 200;       // a header whose body stops coming:
 
 volatile sig_atomic_t g_terminate = 0;      // SIGTERM/SIGINT: the only state a handler may touch
 void on_terminate(int) { g_terminate = 1; }
+
+// swtpm 0.7.1's start-time checks of a passed fd (src/swtpm/common.c, swtpm.c): listening and
+// control fds must be sockets; a connected data fd (-f/--fd, --server type=tcp,fd=) may be any
+// stream but a regular file, directory, block device or symlink.
+bool check_passed_fd(int fd, bool socket_only, const char* what, std::string& err) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) {
+    err = std::string(what) + ": cannot use file descriptor " + std::to_string(fd) + ": " + std::strerror(errno);
+    return false;
+  }
+  const bool ok = socket_only ? S_ISSOCK(st.st_mode)
+                              : !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode) ||
+                                  S_ISLNK(st.st_mode));
+  if (!ok) {
+    err = std::string(what) + ": file descriptor " + std::to_string(fd) +
+          (socket_only ? " is not a socket" : " is a file, directory or block device, not a stream");
+    return false;
+  }
+  return true;
+}
 
 int64_t now_ms() {
   timespec ts{};
@@ -61,9 +82,15 @@ bool Server::open_channels(std::string& err) {
       case Endpoint::None: return true;
       case Endpoint::TcpPort: listen_fd = listen_tcp(c.bindaddr, c.port, err); break;
       case Endpoint::UnixPath: listen_fd = listen_unix(c.path, c.mode, err); break;
-      case Endpoint::UnixFd: listen_fd = c.fd; break;
+      case Endpoint::UnixFd:
+        if (!check_passed_fd(c.fd, true, what, err)) return false;
+        listen_fd = c.fd;
+        break;
       case Endpoint::TcpFd:
-      case Endpoint::UnixClientFd: client_fd = c.fd; return true;
+      case Endpoint::UnixClientFd:
+        if (!check_passed_fd(c.fd, c.kind == Endpoint::UnixClientFd, what, err)) return false;
+        client_fd = c.fd;
+        return true;
     }
     if (listen_fd < 0) {
       err = std::string(what) + ": " + err;

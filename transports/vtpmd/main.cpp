@@ -102,6 +102,11 @@ bool write_pid_file(const Config& cfg, std::string& err) {
   char buf[32];
   int n = std::snprintf(buf, sizeof buf, "%d", static_cast<int>(getpid()));
   int fd = cfg.pid_fd;
+  struct stat st{};
+  if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {  // as swtpm 0.7.1
+    err = "--pid: file descriptor " + std::to_string(fd) + " is not a regular file";
+    return false;
+  }
   if (fd < 0) {
     fd = ::open(cfg.pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
