@@ -1,11 +1,13 @@
 // Interop with Debian's swtpm 0.7.1: what it writes (plain, --key hex AES-128/256, pwdfile with
 // both KDFs, --migration-key blobs, TPM 1.2) loads through StateStore into blobs libtpms accepts
 // (TPMLIB_SetState); what we write (checked plain files, migration blobs, a compacted journal)
-// swtpm loads; it refuses our GCM files and our lock, untouched. Processes are started and stopped by pid only, every wait has a
-// deadline; skipped when swtpm is not installed.
+// swtpm loads; it refuses our GCM files and our lock, untouched. Processes are started and
+// stopped by pid only, every wait has a deadline; without swtpm installed the tests fail.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +82,19 @@ int wait_exit(pid_t pid, int timeout_ms) {
   return -1;
 }
 
+// swtpm accepts on its control socket: the file appears at bind(), a moment before listen(), so a
+// connect is what tells that it serves.
+bool accepts(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0;
+  ::close(fd);
+  return ok;
+}
+
 bool have_swtpm() { return ::access(kSwtpm, X_OK) == 0 && ::access(kIoctl, X_OK) == 0; }
 
 // One swtpm socket process over a state directory, with its sockets inside that directory.
@@ -90,7 +105,7 @@ class Swtpm {
     if (pid_ > 0) wait_exit(pid_, 0);  // kill what is left, by pid
   }
 
-  // Starts it and waits (bounded) for the control socket.
+  // Starts it and waits (bounded) until its control socket accepts.
   bool start(bool tpm2, const std::vector<std::string>& extra, bool startup_clear = true) {
     std::vector<std::string> argv = {kSwtpm, "socket"};
     if (tpm2) argv.push_back("--tpm2");
@@ -103,7 +118,7 @@ class Swtpm {
     const int64_t deadline = now_ms() + kStartMs;
     struct stat st {};
     while (now_ms() < deadline) {
-      if (::stat(ctrl().c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return true;
+      if (::stat(ctrl().c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && accepts(ctrl())) return true;
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         exit_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -163,7 +178,8 @@ uint32_t libtpms_check(TPMLIB_TPMVersion v, const std::vector<uint8_t>& blob) {
 class Interop : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!have_swtpm()) GTEST_SKIP() << "swtpm 0.7.1 is not installed";
+    // The reference is part of the test: without it the test fails, it does not skip.
+    ASSERT_TRUE(have_swtpm()) << "swtpm 0.7.1 and swtpm_ioctl (Debian packages swtpm, swtpm-tools) are required";
     state = tmp.file("state");
     ASSERT_EQ(::mkdir(state.c_str(), 0700), 0);
   }

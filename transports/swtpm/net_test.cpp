@@ -243,7 +243,6 @@ TEST(Net, TcpListenOnLoopbackPortZero) {
 TEST(Net, TcpListenOnIpv6Loopback) {
   std::string err;
   const int fd = sw::listen_tcp("[::1]", 0, err);
-  if (fd == -EADDRNOTAVAIL || fd == -EAFNOSUPPORT) GTEST_SKIP() << "no IPv6 here: " << err;
   ASSERT_GE(fd, 0) << err;
   EXPECT_GT(sw::bound_port(fd), 0);
   ::close(fd);
