@@ -263,6 +263,14 @@ uint32_t Engine::get_state(BlobKind kind, std::vector<uint8_t>& out) {
   if (r == TPM_SUCCESS && blob != nullptr && len != 0) out.assign(blob, blob + len);
   std::free(blob);
   if (r == TPM_SUCCESS && out.empty()) r = TPM_RETRY;  // e.g. a TPM2's savestate: no such blob
+  // The running TPM's volatile state, once handed out (CMD_GET_STATEBLOB), is one-shot: the
+  // stored copy goes, so that nothing resumes from it a second time (swtpm 0.7.1 deletes the
+  // file too). A copy that cannot be removed is not handed out.
+  if (r == TPM_SUCCESS && running_ && kind == BlobKind::Volatile &&
+      !nv_.remove(BlobKind::Volatile, false)) {
+    out.clear();
+    r = TPM_FAIL;
+  }
   return r;
 }
 

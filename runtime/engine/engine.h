@@ -74,7 +74,9 @@ class Engine {
   uint32_t store_volatile();                  // TPMLIB_VolatileAll_Store -> NvBackend Volatile
 
   // Blobs as libtpms marshals them (plain). Running: the live state; stopped: the cached or
-  // stored one. SaveState of a TPM2 is empty (returns kRetry with `out` empty).
+  // stored one. SaveState of a TPM2 is empty (returns kRetry with `out` empty). The running
+  // TPM's Volatile blob is one-shot: handing it out removes the stored one (NvBackend::remove),
+  // and kFail with `out` empty when that fails.
   uint32_t get_state(BlobKind kind, std::vector<uint8_t>& out);
   // Only while stopped (else kBadOrdinal); consumed by the next init(). Empty `data` makes the
   // next init() treat that blob as empty instead of loading it (Volatile: do not resume); an empty

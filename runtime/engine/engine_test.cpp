@@ -23,6 +23,7 @@ class MemNv final : public NvBackend {
   std::map<BlobKind, Bytes> blobs;
   std::map<BlobKind, int> absent_loads, stores, removes;
   std::map<BlobKind, LoadStatus> forced;  // answer this instead of looking at `blobs`
+  bool fail_removes = false;
 
   LoadStatus load(BlobKind kind, Bytes& out) override {
     if (auto f = forced.find(kind); f != forced.end()) {
@@ -44,6 +45,7 @@ class MemNv final : public NvBackend {
   }
   bool remove(BlobKind kind, bool must_exist) override {
     ++removes[kind];
+    if (fail_removes) return false;
     const bool had = blobs.erase(kind) != 0;
     return had || !must_exist;
   }
@@ -271,6 +273,33 @@ TEST(Engine, VolatileBlobResumesARunningTpm) {
   EXPECT_EQ(nv.removes[BlobKind::Volatile], 1);
   EXPECT_EQ(pcr_read(e, 10), extended);  // running as it was: no Startup needed ...
   EXPECT_EQ(e.startup(0), 0x100u);       // ... nor accepted (TPM_RC_INITIALIZE)
+}
+
+// CMD_GET_STATEBLOB of the volatile state consumes the stored copy (swtpm deletes the file), so
+// the next INIT does not resume from it; a copy that cannot be removed is not handed out.
+TEST(Engine, HandingOutTheVolatileStateRemovesTheStoredCopy) {
+  MemNv nv;
+  Engine e(TpmVersion::Tpm2, nv);
+  ASSERT_EQ(e.init(false), rc::kSuccess);
+  ASSERT_EQ(e.startup(0), 0u);
+  ASSERT_EQ(e.store_volatile(), rc::kSuccess);
+  ASSERT_EQ(nv.blobs.count(BlobKind::Volatile), 1u);
+  Bytes blob;
+  ASSERT_EQ(e.get_state(BlobKind::Volatile, blob), rc::kSuccess);
+  EXPECT_FALSE(blob.empty());
+  EXPECT_EQ(nv.blobs.count(BlobKind::Volatile), 0u);
+  EXPECT_EQ(nv.removes[BlobKind::Volatile], 1);
+  Bytes permanent;
+  ASSERT_EQ(e.get_state(BlobKind::Permanent, permanent), rc::kSuccess);
+  EXPECT_EQ(nv.removes[BlobKind::Permanent], 0);  // only the volatile state is one-shot
+  ASSERT_EQ(e.init(false), rc::kSuccess);
+  EXPECT_EQ(e.startup(0), 0u);  // not resumed: the TPM waits for Startup
+  // A store that cannot remove it: the blob is not handed out.
+  ASSERT_EQ(e.store_volatile(), rc::kSuccess);
+  nv.fail_removes = true;
+  EXPECT_EQ(e.get_state(BlobKind::Volatile, blob), rc::kFail);
+  EXPECT_TRUE(blob.empty());
+  EXPECT_EQ(nv.blobs.count(BlobKind::Volatile), 1u);
 }
 
 TEST(Engine, StateBlobsRoundTripWhileStopped) {

@@ -280,10 +280,7 @@ uint32_t InstanceCore::run_engine(ctrl::Op op) {
         return rc::kFail;
       }
       if (!migration_key_.empty()) blob_flags_ |= kStateFlagEncrypted;
-      // The volatile state is handed out once (swtpm deletes its file): a TPM resumed from it
-      // elsewhere must not also resume here, after a crash or when swtpm takes the directory.
-      if (kind == BlobKind::Volatile && !store_.remove(BlobKind::Volatile, false))
-        log_.error("vtpmd: GET_STATEBLOB: could not delete the volatile state: %s", store_.last_error().c_str());
+      // (A volatile blob handed out is one-shot: get_state removed the stored copy.)
       return rc::kSuccess;
     }
     case ctrl::Op::SetStateBlob: {

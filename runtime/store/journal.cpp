@@ -136,6 +136,7 @@ bool Journal::open(std::string& err) {
     Latest& l = latest_[kind];
     l.has = true;
     l.removed = removed;
+    l.any_removed = l.any_removed || removed;
     l.sequence = get_be64(buf.data() + off + 12);
     l.image.assign(image.begin(), image.end());
     want = l.sequence + 1;
@@ -255,6 +256,7 @@ Journal::Append Journal::append(size_t k, bool removed, Bytes image, std::string
   Latest& l = latest_[k];
   l.has = true;
   l.removed = removed;
+  l.any_removed = l.any_removed || removed;
   l.sequence = next_seq_++;
   l.image.assign(image.begin(), image.end());
   return Append::Ok;

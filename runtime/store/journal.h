@@ -25,9 +25,11 @@
 // A kind's state is its latest record, else its snapshot. A journal only applies to the
 // snapshots it was started on: at open, each kind with records must have a snapshot whose
 // SHA-256 is its base, or is byte-identical to its latest record (a compaction that was cut
-// short had already written it; absent for a "removed" record). Anything else means another
-// program (swtpm) wrote the state files after vtpmd stopped without compacting; the journal is
-// then refused with a sentence saying so, rather than replayed over the newer files.
+// short had already written it; absent for a "removed" record), or is absent when some record
+// of that kind is "removed" (StateStore::remove() unlinks the file right after writing that
+// record). Anything else means another program (swtpm) wrote the state files after vtpmd
+// stopped without compacting; the journal is then refused with a sentence saying so, rather
+// than replayed over the newer files.
 //
 // Compaction writes each kind's latest record as its snapshot (write_durable) or removes it,
 // then either resets the journal (the other header slot, counter + 1, a new random epoch, the
@@ -66,6 +68,7 @@ class Journal {
   struct Latest {
     bool has = false;      // a record of this kind in the current epoch
     bool removed = false;  // the latest is a "removed" record
+    bool any_removed = false;  // some record of this kind in the current epoch is "removed"
     uint64_t sequence = 0;
     std::vector<uint8_t> image;
   };

@@ -1,8 +1,9 @@
 // The write journal through StateStore: records round-trip, a crash (a StateStore destroyed
 // without compact()) loses nothing, a torn last record is ignored, damage in the middle and a
 // journal that no longer follows its snapshot files fail closed, a full journal compacts, a
-// clean compact() leaves swtpm's files only, remove() is journaled, and a store() of the bytes
-// already durable does not touch the disk. Timing is printed, not asserted.
+// clean compact() leaves swtpm's files only, remove() is journaled and unlinks at once (a crash
+// between the two included), and a store() of the bytes already durable does not touch the
+// disk. Timing is printed, not asserted.
 #include "store/journal.h"
 
 #include <sys/stat.h>
@@ -246,9 +247,10 @@ TEST_F(JournalTest, FullJournalCompactsAndEverythingStillLoads) {
     EXPECT_EQ(out, pattern(2048, static_cast<uint8_t>(1199)));
   }
   EXPECT_GE(compactions, 2u);
-  // The snapshots exist (written by compaction), the journal holds the rest.
+  // The snapshots exist (written by compaction), the journal holds the rest; the removed
+  // savestate is gone from the directory too.
   EXPECT_EQ(names(), (std::vector<std::string>{".lock", kJournal, "tpm2-00.permall",
-                                               "tpm2-00.savestate", "tpm2-00.volatilestate"}));
+                                               "tpm2-00.volatilestate"}));
   dir.unlock();
   std::vector<uint8_t> out;
   std::string why;
@@ -397,27 +399,136 @@ TEST_F(JournalTest, IdenticalStoreDoesNotTouchTheDisk) {
   EXPECT_EQ(t.journal_writes(), 2u);
 }
 
-TEST_F(JournalTest, RemoveIsJournaled) {
+// The volatile state is one-shot: remove() journals the removal and unlinks the file before it
+// returns, so the directory (what swtpm reads) and a replay after a crash agree that it is gone.
+TEST_F(JournalTest, RemoveIsJournaledAndUnlinkedAtOnce) {
   {
     StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
     ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(100, 1)));
     ASSERT_TRUE(s.compact());
+    ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(300, 1)));  // a journal again
+    ASSERT_TRUE(std::filesystem::exists(tmp.file("tpm2-00.volatilestate")));
+    const uint64_t w = s.journal_writes();
     ASSERT_TRUE(s.remove(BlobKind::Volatile, true)) << s.last_error();
+    EXPECT_EQ(s.journal_writes(), w + 1);  // the "removed" record
+    EXPECT_FALSE(std::filesystem::exists(tmp.file("tpm2-00.volatilestate")));
     EXPECT_FALSE(s.remove(BlobKind::Volatile, true));
     EXPECT_EQ(s.last_error(), "tpm2-00.volatilestate does not exist");
     EXPECT_TRUE(s.remove(BlobKind::Volatile, false));
-    // The file is still there until compaction; the state says it is gone.
-    EXPECT_TRUE(std::filesystem::exists(tmp.file("tpm2-00.volatilestate")));
+    EXPECT_EQ(s.journal_writes(), w + 1);  // removing an absent blob writes nothing
     std::vector<uint8_t> out;
     EXPECT_EQ(s.load(BlobKind::Volatile, out), LoadStatus::Absent);
-  }
+    // Only in the journal, never a file: the record is all there is to write.
+    ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(100, 2)));
+    ASSERT_TRUE(s.remove(BlobKind::Volatile, true)) << s.last_error();
+    EXPECT_EQ(s.load(BlobKind::Volatile, out), LoadStatus::Absent);
+  }  // crash
   dir.unlock();
   std::vector<uint8_t> out;
   std::string why;
   EXPECT_EQ(reload(BlobKind::Volatile, out, why), LoadStatus::Absent) << why;
+  ASSERT_EQ(reload(BlobKind::Permanent, out, why), LoadStatus::Loaded) << why;
+  EXPECT_EQ(out, pattern(300, 1));
   StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
   ASSERT_TRUE(s.compact()) << s.last_error();
+  EXPECT_EQ(names(), (std::vector<std::string>{".lock", "tpm2-00.permall"}));
+}
+
+// Without a journal the file is the only copy: unlinking it (and the directory fsync) is the
+// whole removal, and no journal is created for it.
+TEST_F(JournalTest, RemoveWithoutAJournalOnlyUnlinks) {
+  std::vector<uint8_t> f;
+  encode_plain_file(pattern(200, 5), f);
+  ASSERT_TRUE(write_path(tmp.file("tpm2-00.volatilestate"), f));  // swtpm's file
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
+  s.set_first_write_direct(true);
+  ASSERT_TRUE(s.remove(BlobKind::Volatile, true)) << s.last_error();
+  EXPECT_EQ(s.journal_writes(), 0u);
+  EXPECT_EQ(s.direct_writes(), 0u);  // the start-up's direct write is still to come
   EXPECT_EQ(names(), std::vector<std::string>{".lock"});
+  std::vector<uint8_t> out;
+  EXPECT_EQ(s.load(BlobKind::Volatile, out), LoadStatus::Absent);
+}
+
+// A crash between the journal's "removed" record and the unlink leaves the file beside a journal
+// that says it is gone: the replay does not resurrect it, the next remove() or compaction
+// unlinks it, and a remove() that must find the blob still fails.
+TEST_F(JournalTest, CrashBetweenRemovedRecordAndUnlink) {
+  std::vector<uint8_t> file;
+  {
+    StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
+    ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(900, 1)));
+    ASSERT_TRUE(s.compact());
+    file = read_path(tmp.file("tpm2-00.volatilestate"));
+    ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(300, 1)));
+    ASSERT_TRUE(s.remove(BlobKind::Volatile, false)) << s.last_error();
+  }
+  ASSERT_TRUE(write_path(tmp.file("tpm2-00.volatilestate"), file));  // the unlink never happened
+  dir.unlock();
+  std::vector<uint8_t> out;
+  std::string why;
+  EXPECT_EQ(reload(BlobKind::Volatile, out, why), LoadStatus::Absent) << why;
+  EXPECT_TRUE(out.empty());
+  {
+    StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
+    EXPECT_FALSE(s.remove(BlobKind::Volatile, true));
+    EXPECT_EQ(s.last_error(), "tpm2-00.volatilestate does not exist");
+    EXPECT_FALSE(std::filesystem::exists(tmp.file("tpm2-00.volatilestate")));  // but unlinked
+  }
+  ASSERT_TRUE(write_path(tmp.file("tpm2-00.volatilestate"), file));
+  dir.unlock();
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
+  ASSERT_TRUE(s.compact()) << s.last_error();
+  EXPECT_EQ(names(), (std::vector<std::string>{".lock", "tpm2-00.permall"}));
+}
+
+// After the unlink the snapshot no longer matches the journal's base; later records of that kind
+// still replay (the "removed" record explains the missing file), as does everything else.
+TEST_F(JournalTest, RecordsAfterARemovalReplayOverTheMissingFile) {
+  {
+    StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
+    ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(900, 1)));
+    ASSERT_TRUE(s.compact());
+    ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(300, 1)));
+    ASSERT_TRUE(s.remove(BlobKind::Volatile, true)) << s.last_error();
+    ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(900, 2)));
+    ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(300, 2)));
+  }  // crash
+  dir.unlock();
+  std::vector<uint8_t> out;
+  std::string why;
+  ASSERT_EQ(reload(BlobKind::Volatile, out, why), LoadStatus::Loaded) << why;
+  EXPECT_EQ(out, pattern(900, 2));
+  ASSERT_EQ(reload(BlobKind::Permanent, out, why), LoadStatus::Loaded) << why;
+  EXPECT_EQ(out, pattern(300, 2));
+  // The same journal over a volatilestate that someone else (swtpm) wrote meanwhile is refused.
+  std::vector<uint8_t> f;
+  encode_plain_file(pattern(900, 3), f);
+  ASSERT_TRUE(write_path(tmp.file("tpm2-00.volatilestate"), f));
+  EXPECT_EQ(reload(BlobKind::Volatile, out, why), LoadStatus::Failed);
+  EXPECT_NE(why.find("does not follow tpm2-00.volatilestate"), std::string::npos) << why;
+}
+
+// A torn "removed" record (the crash came while it was written): the removal was never
+// acknowledged, and the blob is what it was before.
+TEST_F(JournalTest, TornRemovedRecordLeavesTheBlob) {
+  {
+    StateStore s(dir, TpmVersion::Tpm2, crypto, "vm");
+    ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(2000, 1)));
+    ASSERT_TRUE(put(s, BlobKind::Volatile, pattern(2000, 2)));
+    ASSERT_TRUE(s.remove(BlobKind::Volatile, true));
+  }
+  dir.unlock();
+  const std::string path = tmp.file(kJournal);
+  auto torn = read_path(path);
+  const size_t at = record_offset(2, 2000);
+  ASSERT_NE(torn[at], 0);
+  std::fill(torn.begin() + static_cast<long>(at) + 20, torn.begin() + static_cast<long>(at) + 60, 0);
+  ASSERT_TRUE(write_path(path, torn));
+  std::vector<uint8_t> out;
+  std::string why;
+  ASSERT_EQ(reload(BlobKind::Volatile, out, why), LoadStatus::Loaded) << why;
+  EXPECT_EQ(out, pattern(2000, 2));
 }
 
 // Not a check: stores/s of a 2 KiB blob, one write_durable per store (the previous method) and

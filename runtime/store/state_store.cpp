@@ -95,6 +95,7 @@ bool StateStore::ensure_journal() {
     const bool on_base = now.present == base.present && (!now.present || now.sha == base.sha);
     if (on_base) continue;
     const Journal::Latest& l = journal_.latest(k);
+    if (!now.present && l.any_removed) continue;  // remove() unlinked it after its record
     if (!l.has) {
       fresh_bases = true;  // changed, but nothing to replay on it: start a new epoch below
       continue;
@@ -310,6 +311,14 @@ bool StateStore::store(BlobKind kind, const uint8_t* data, uint32_t len) {
   return true;
 }
 
+// A removal is durable and visible before it returns (the volatile state is one-shot: INIT with
+// delete-volatile and GET_STATEBLOB consume it, and nothing may resume from it again, not vtpmd's
+// journal replay after a crash, nor swtpm given the directory). The order is what makes a crash
+// at any point safe: first the journal's "removed" record (fdatasync; from then on a replay
+// says Absent, and the snapshot file is only a stale copy), then the file is unlinked and the
+// directory fsynced (from then on swtpm sees nothing either). Without a journal the file is the
+// only copy, so unlinking it (and the directory fsync) is the whole removal. A file that a crash
+// left behind after its "removed" record is unlinked too, though the blob counts as absent.
 bool StateStore::remove(BlobKind kind, bool must_exist) {
   last_error_.clear();
   if (!valid_kind(kind)) {
@@ -321,24 +330,34 @@ bool StateStore::remove(BlobKind kind, bool must_exist) {
   const std::string name = file_name(kind);
   std::string err;
   const Journal::Latest& l = journal_.latest(k);
-  bool exists = l.has && !l.removed;
-  if (!l.has) {
-    uint64_t size = 0;
-    switch (dir_.size_of(name, size, err)) {
-      case FileStatus::Ok: exists = true; break;
-      case FileStatus::Absent: break;
+  bool file_present = false;
+  uint64_t size = 0;
+  switch (dir_.size_of(name, size, err)) {
+    case FileStatus::Ok: file_present = true; break;
+    case FileStatus::Absent: break;
+    case FileStatus::Error:
+      last_error_ = err;
+      return false;
+  }
+  const bool exists = l.has ? !l.removed : file_present;
+  if (exists) {
+    durable_known_[k] = false;
+    if (journal_.exists() && !append(k, true, Bytes(), err)) {
+      last_error_ = err;
+      return false;
+    }
+  }
+  if (file_present) {
+    switch (dir_.remove(name, err)) {
+      case FileStatus::Ok: dir_sync_pending_ = false; break;  // remove() synced the directory
+      case FileStatus::Absent: break;  // a compaction inside append() removed it already
       case FileStatus::Error:
         last_error_ = err;
         return false;
     }
   }
-  if (!exists) {
-    if (must_exist) last_error_ = name + " does not exist";
-    return !must_exist;
-  }
-  durable_known_[k] = false;
-  if (!append(k, true, Bytes(), err)) {
-    last_error_ = err;
+  if (!exists && must_exist) {
+    last_error_ = name + " does not exist";
     return false;
   }
   return true;

@@ -4,9 +4,10 @@
 // (blob_codec.h). A file that exists but does not decode makes load() answer Failed with the
 // reason kept in last_error(), so the instance stops with that sentence (DESIGN §5 fail closed).
 //
-// Writes go to the journal (journal.h): one pwrite + fdatasync per store() or remove(), durable
-// before it returns; a store() of exactly the bytes already durable for that kind writes
-// nothing. compact() (clean shutdown) writes the snapshot files and deletes the journal, so the
+// Writes go to the journal (journal.h): one pwrite + fdatasync per store(), durable before it
+// returns; a store() of exactly the bytes already durable for that kind writes nothing. remove()
+// is visible in the directory at once: a "removed" journal record, then unlink + directory fsync
+// (the volatile state is one-shot; state_store.cpp says why that order is crash-safe). compact() (clean shutdown) writes the snapshot files and deletes the journal, so the
 // directory is plain swtpm state again; after a crash, the next StateStore replays the journal.
 // set_key() must come before the first load/store/remove/compact (the journal holds sealed
 // images and is checked at first use).
@@ -46,6 +47,10 @@ class StateStore final : public engine::NvBackend {
   // NvBackend. The first call takes the directory lock if the caller has not (swtpm locks at INIT).
   engine::LoadStatus load(engine::BlobKind kind, std::vector<uint8_t>& out) override;
   bool store(engine::BlobKind kind, const uint8_t* data, uint32_t len) override;
+  // Gone durably before it returns, from the journal and from the directory: after INIT with
+  // delete-volatile (the engine calls it) and after GET_STATEBLOB handed the volatile state out
+  // (the instance core calls remove(BlobKind::Volatile, false)), no restart of vtpmd or swtpm can
+  // resume from that state again.
   bool remove(engine::BlobKind kind, bool must_exist) override;
 
   // Writes every blob's latest state as its snapshot file (temp + fsync + rename + directory
