@@ -2,37 +2,39 @@
 // control messages and localities, then state files and blobs that do not verify. Each case must
 // get its specific answer, leave the state files byte-identical (SHA-256), and leave the daemon
 // serving (a GET_CAPABILITY and a TPM2_GetRandom answer afterwards). Issue 3, "Bad input".
-#include <fcntl.h>
+// Client, daemon and command bytes come from tests/tools (vtpm::testclient).
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "connection.h"
+#include "daemon.h"
+#include "swtpm_ctrl.h"
+#include "tpm2_commands.h"
+#include "tpm_bytes.h"
 
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+namespace tt = vtpm::testtools;
+namespace ctrl = vtpm::testtools::ctrl;
+namespace tpm2 = vtpm::testtools::tpm2;
+using tt::be32_at;
+using tt::Bytes;
+using tt::Connection;
+using tt::Endpoint;
 
-void put32(Bytes& b, uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
-}
-uint32_t get32(const Bytes& b, size_t at) {
-  return at + 4 <= b.size() ? (uint32_t{b[at]} << 24) | (uint32_t{b[at + 1]} << 16) |
-                                  (uint32_t{b[at + 2]} << 8) | b[at + 3]
-                            : 0xdeadbeefu;
-}
+constexpr int kIoMs = 2000;       // one request and its answer
+constexpr int kConnectMs = 5000;  // a freshly started daemon's sockets accept
+constexpr int kStopMs = 2000;     // SIGTERM to exit, then SIGKILL
 
 std::string sha256_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -47,158 +49,155 @@ std::string sha256_file(const std::string& path) {
   return hex;
 }
 
-int connect_unix(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
-  for (int i = 0; i < 200; ++i) {
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) return fd;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Runs one case of a table. An exception from the client library (IoError, Timeout, WireError)
+// fails this case, with its name and the reason, and the table goes on with the next case.
+template <class Body>
+void run_case(const std::string& name, Body&& body) {
+  SCOPED_TRACE(name);
+  try {
+    body();
+  } catch (const tt::Timeout& e) {
+    ADD_FAILURE() << name << ": timed out: " << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << name << ": " << e.what();
   }
-  ::close(fd);
-  return -1;
 }
 
-void send_bytes(int fd, const Bytes& b) {
-  size_t off = 0;
-  while (off < b.size()) {
-    ssize_t n = ::send(fd, b.data() + off, b.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
+// True when the peer closes the connection within timeout_ms without sending a byte first.
+bool closed_by_peer(Connection& c, int timeout_ms) { return c.readable(timeout_ms) && c.recv_until_quiet(0).empty(); }
+
+// After a complete answer: the client half-closes, and the daemon (which serves a connection's
+// requests one after another) must then close without a byte more, so the answer had no tail.
+void expect_no_trailing_bytes(Connection& c, const std::string& what) {
+  c.shutdown_write();
+  ASSERT_TRUE(c.readable(kIoMs)) << what << ": the daemon did not close after the client's EOF";
+  Bytes extra = c.recv_until_quiet(0);
+  EXPECT_TRUE(extra.empty()) << what << ": " << extra.size() << " bytes after the answer: " << tt::hex(extra);
 }
 
-// Reads until `want` bytes, EOF, or `timeout_ms` without progress.
-Bytes recv_bytes(int fd, size_t want, int timeout_ms) {
-  Bytes out;
-  uint8_t buf[8192];
-  while (out.size() < want) {
-    pollfd p{fd, POLLIN, 0};
-    // The whole timeout for the first byte; once an answer has begun, its rest comes at once.
-    if (::poll(&p, 1, out.empty() ? timeout_ms : 200) <= 0) break;
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.insert(out.end(), buf, buf + n);
-  }
-  return out;
+// TPM command bytes with any header: tag, size field and code, then `params` as they are.
+Bytes raw_command(uint16_t tag, uint32_t size, uint32_t cc, const Bytes& params = {}) {
+  tt::Writer w;
+  w.u16(tag).u32(size).u32(cc).raw(params);
+  return w.take();
 }
 
-// True when the peer closed the connection within `timeout_ms`.
-bool closed_by_peer(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return false;
-  uint8_t b;
-  return ::recv(fd, &b, 1, 0) == 0;
+// $VTPMD, the daemon under test; a missing one fails the test (it is never skipped).
+std::string vtpmd_path() {
+  const char* exe = std::getenv("VTPMD");
+  if (!exe || !*exe) throw tt::IoError("VTPMD is not set: the path of the vtpmd under test");
+  return exe;
 }
 
-Bytes get_random_cmd() { return {0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x7b, 0, 0x10}; }
-
-class Daemon {
+// One vtpmd on unix sockets whose state directory also holds its sockets and its log.
+class Vtpmd {
  public:
-  bool start(const std::string& dir, const std::vector<std::string>& extra) {
+  // Starts $VTPMD on `dir` and waits until its control socket accepts a connection.
+  void start(const std::string& dir, const std::string& flags) {
+    std::string exe = vtpmd_path();
     dir_ = dir;
-    const char* exe = std::getenv("VTPMD");
-    if (!exe) return false;
-    std::vector<std::string> args = {exe, "socket", "--tpm2", "--tpmstate", "dir=" + dir,
-                                     "--server", "type=unixio,path=" + dir + "/data.sock",
-                                     "--ctrl", "type=unixio,path=" + dir + "/ctrl.sock",
-                                     "--log", "file=" + dir + "/vtpmd.log,level=2"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
+    std::vector<std::string> args = tt::socket_args(dir, data_ep(), ctrl_ep(), flags);
+    args.insert(args.end(), {"--log", "file=" + log_path() + ",level=2"});
+    exit_text_.clear();
+    daemon_ = tt::Daemon::spawn({exe, args, dir + "/vtpmd.out", -1});
+    try {
+      Connection::connect(ctrl_ep(), kConnectMs);
+    } catch (const tt::Timeout&) {
+      std::string why = exited();
+      throw tt::IoError("vtpmd did not listen on " + ctrl_ep().describe() +
+                        (why.empty() ? " within " + std::to_string(kConnectMs) + " ms" : ": it " + why) +
+                        "\n" + read_text(dir + "/vtpmd.out") + read_text(log_path()));
     }
-    for (int i = 0; i < 300; ++i) {
-      if (::access((dir + "/ctrl.sock").c_str(), F_OK) == 0) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
   }
-  void stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) { pid_ = -1; return; }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+  void stop() { daemon_.terminate(kStopMs); }
+  // "" while the daemon runs; how it ended once it has.
+  std::string exited() {
+    int status = 0;
+    if (exit_text_.empty() && daemon_.wait_exit(0, &status)) exit_text_ = tt::describe_status(status);
+    return exit_text_;
   }
-  bool alive() const { return pid_ > 0 && kill(pid_, 0) == 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
-  ~Daemon() { stop(); }
 
-  // One control message on a fresh connection, as swtpm_ioctl does.
-  Bytes ctrl(const Bytes& msg, size_t want, int timeout_ms = 2000) {
-    int fd = connect_unix(dir_ + "/ctrl.sock");
-    if (fd < 0) return {};
-    send_bytes(fd, msg);
-    Bytes r = recv_bytes(fd, want, timeout_ms);
-    ::close(fd);
-    return r;
+  // One control request on a fresh connection, as swtpm_ioctl does; the answer is read by the
+  // request's reply layout and must be all the daemon sends.
+  Bytes ctrl(const Bytes& request, int timeout_ms = kIoMs) {
+    Connection c = Connection::connect(ctrl_ep(), kConnectMs);
+    Bytes reply = ctrl::transact(c, request, timeout_ms, /*tail_ms=*/0);
+    expect_no_trailing_bytes(c, std::string(ctrl::name(be32_at(request, 0))) + " reply");
+    return reply;
   }
-  Bytes data(const Bytes& cmd, size_t want = 4096) {
-    int fd = connect_unix(dir_ + "/data.sock");
-    if (fd < 0) return {};
-    send_bytes(fd, cmd);
-    Bytes hdr = recv_bytes(fd, 10, 2000);
-    if (hdr.size() == 10) {
-      uint32_t size = get32(hdr, 2);
-      if (size > 10 && size <= want) {
-        Bytes rest = recv_bytes(fd, size - 10, 2000);
-        hdr.insert(hdr.end(), rest.begin(), rest.end());
-      }
-    }
-    ::close(fd);
-    return hdr;
+  // One TPM command on a fresh connection; the answer is read by its size field.
+  Bytes data(const Bytes& command) {
+    Connection c = data_connection();
+    Bytes answer = c.transact_tpm(command, kIoMs);
+    expect_no_trailing_bytes(c, "TPM answer");
+    return answer;
   }
+  Connection data_connection() { return Connection::connect(data_ep(), kConnectMs); }
+
   std::string state_hash() const {
     return sha256_file(dir_ + "/tpm2-00.permall") + "/" + sha256_file(dir_ + "/tpm2-00.volatilestate");
   }
-  const std::string& dir() const { return dir_; }
+  std::string log_path() const { return dir_ + "/vtpmd.log"; }
 
  private:
+  Endpoint data_ep() const { return Endpoint::unix_path(dir_ + "/data.sock"); }
+  Endpoint ctrl_ep() const { return Endpoint::unix_path(dir_ + "/ctrl.sock"); }
   std::string dir_;
-  pid_t pid_ = -1;
+  tt::Daemon daemon_;
+  std::string exit_text_;
 };
 
-std::string make_dir() {
-  char tmpl[] = "/tmp/vtpmd-badinput-XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  return d ? d : "";
+// Still serving on both channels: GET_CAPABILITY, TPM2_GetRandom(16), and the process runs.
+void expect_vtpmd_serving(Vtpmd& d, const char* after) {
+  Bytes cap = d.ctrl(ctrl::request(ctrl::GET_CAPABILITY));
+  ASSERT_EQ(cap.size(), 8u) << "GET_CAPABILITY " << after;
+  EXPECT_EQ(be32_at(cap, 0), 0u);
+  Bytes r = d.data(tpm2::get_random(16));
+  ASSERT_GE(r.size(), 12u) << "GetRandom " << after;
+  EXPECT_EQ(be32_at(r, 6), 0u) << "GetRandom rc";
+  EXPECT_EQ(d.exited(), "") << "vtpmd must keep running " << after;
 }
 
 class BadInput : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    d_ = new Daemon();
-    ASSERT_TRUE(d_->start(make_dir(), {"--flags", "not-need-init,startup-clear"})) << "vtpmd did not start";
-    // The sockets exist before the TPM is initialised (as with swtpm): wait for the first answer,
-    // so that the manufactured permall is there before any case takes its hash.
-    expect_serving();
+    run_case("starting vtpmd", [] {
+      vtpmd_path();
+      dir_ = tt::make_temp_dir("vtpmd-badinput-");
+      d_ = new Vtpmd();
+      d_->start(dir_, "not-need-init,startup-clear");
+      // The sockets exist before the TPM is initialised (as with swtpm): wait for the first
+      // answer, so that the manufactured permall is there before any case takes its hash.
+      expect_vtpmd_serving(*d_, "after start");
+    });
+    if (::testing::Test::HasFailure()) TearDownTestSuite();
   }
   static void TearDownTestSuite() {
+    if (d_) d_->stop();
     delete d_;
     d_ = nullptr;
+    if (dir_.empty()) return;
+    if (failed_ || ::testing::Test::HasFailure()) std::fprintf(stderr, "bad-input: work dir kept: %s\n", dir_.c_str());
+    else tt::remove_tree(dir_);
+    dir_.clear();
   }
-  // After every bad input: still serving on both channels.
-  static void expect_serving() {
-    Bytes cap = d_->ctrl({0, 0, 0, 1}, 8);
-    ASSERT_EQ(cap.size(), 8u) << "GET_CAPABILITY after bad input";
-    EXPECT_EQ(get32(cap, 0), 0u);
-    Bytes r = d_->data(get_random_cmd());
-    ASSERT_GE(r.size(), 12u) << "GetRandom after bad input";
-    EXPECT_EQ(get32(r, 6), 0u) << "GetRandom rc";
-    EXPECT_TRUE(d_->alive());
-  }
-  static Daemon* d_;
+  void SetUp() override { ASSERT_NE(d_, nullptr) << "no vtpmd: starting it failed (see above)"; }
+  void TearDown() override { failed_ = failed_ || HasFailure(); }
+  static void expect_serving() { expect_vtpmd_serving(*d_, "after bad input"); }
+  static Vtpmd* d_;
+  static std::string dir_;
+  static bool failed_;  // some case failed: keep the work dir (state files, log) for a look
 };
-Daemon* BadInput::d_ = nullptr;
+Vtpmd* BadInput::d_ = nullptr;
+std::string BadInput::dir_;
+bool BadInput::failed_ = false;
 
 // ---- data channel: the size field ---------------------------------------------------------
 
@@ -218,90 +217,95 @@ TEST_F(BadInput, DataSizeTable) {
       {"size 2^32-1", 0xffffffffu, 10, 0x142},
   };
   for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    std::string before = d_->state_hash();
-    Bytes cmd = {0x80, 0x01};
-    put32(cmd, c.size);
-    put32(cmd, 0x17b);
-    cmd.resize(c.bytes_sent, 0);
-    Bytes r = d_->data(cmd);
-    ASSERT_EQ(r.size(), 10u) << "a 10-byte error response";
-    EXPECT_EQ(r[0], 0x80);
-    EXPECT_EQ(r[1], 0x01);
-    EXPECT_EQ(get32(r, 2), 10u);
-    EXPECT_EQ(get32(r, 6), c.want_rc);
-    EXPECT_EQ(d_->state_hash(), before);
-    expect_serving();
+    run_case(c.name, [&] {
+      std::string before = d_->state_hash();
+      Bytes r = d_->data(raw_command(tpm2::ST_NO_SESSIONS, c.size, tpm2::CC_GetRandom, Bytes(c.bytes_sent - 10, 0)));
+      ASSERT_EQ(r.size(), 10u) << "a 10-byte error response";
+      EXPECT_EQ(r[0], 0x80);
+      EXPECT_EQ(r[1], 0x01);
+      EXPECT_EQ(be32_at(r, 2), 10u);
+      EXPECT_EQ(be32_at(r, 6), c.want_rc);
+      EXPECT_EQ(d_->state_hash(), before);
+      expect_serving();
+    });
   }
 }
 
 TEST_F(BadInput, SmallestCommandIsServed) {
-  // size 10 exactly: TPM2_GetTestResult (0x17c) has no parameters.
-  Bytes r = d_->data({0x80, 0x01, 0, 0, 0, 0x0a, 0, 0, 0x01, 0x7c});
-  ASSERT_GE(r.size(), 10u);
-  EXPECT_EQ(get32(r, 2), r.size());
-  EXPECT_EQ(get32(r, 6), 0u);
+  run_case("size 10", [] {
+    // size 10 exactly: TPM2_GetTestResult (0x17c) has no parameters.
+    Bytes r = d_->data(tpm2::get_test_result());
+    ASSERT_GE(r.size(), 10u);
+    EXPECT_EQ(be32_at(r, 2), r.size());
+    EXPECT_EQ(be32_at(r, 6), 0u);
+  });
 }
 
 TEST_F(BadInput, TagZeroIsRefusedByTheFramerOtherTagsByLibtpms) {
-  std::string before = d_->state_hash();
-  Bytes r = d_->data({0x00, 0x00, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x7b, 0, 0x10});
-  ASSERT_EQ(r.size(), 10u);
-  EXPECT_EQ(get32(r, 6), 0x1eu);  // TPM_RC_BAD_TAG from the framer
-  r = d_->data({0x12, 0x34, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x7b, 0, 0x10});
-  ASSERT_EQ(r.size(), 10u);       // libtpms' own answer, as behind swtpm
-  EXPECT_NE(get32(r, 6), 0u);
-  EXPECT_EQ(d_->state_hash(), before);
-  expect_serving();
+  run_case("tags 0x0000 and 0x1234", [] {
+    std::string before = d_->state_hash();
+    Bytes r = d_->data(raw_command(0x0000, 12, tpm2::CC_GetRandom, {0x00, 0x10}));
+    ASSERT_EQ(r.size(), 10u);
+    EXPECT_EQ(be32_at(r, 6), 0x1eu);  // TPM_RC_BAD_TAG from the framer
+    r = d_->data(raw_command(0x1234, 12, tpm2::CC_GetRandom, {0x00, 0x10}));
+    ASSERT_EQ(r.size(), 10u);         // libtpms' own answer, as behind swtpm
+    EXPECT_NE(be32_at(r, 6), 0u);
+    EXPECT_EQ(d_->state_hash(), before);
+    expect_serving();
+  });
 }
 
 TEST_F(BadInput, FewerBytesThanTheSizeAreAnsweredThenDropped) {
-  std::string before = d_->state_hash();
-  int fd = connect_unix(d_->dir() + "/data.sock");
-  ASSERT_GE(fd, 0);
-  Bytes cmd = get_random_cmd();
-  cmd.resize(11);  // one byte short of the 12 the header announces
-  send_bytes(fd, cmd);
-  Bytes r = recv_bytes(fd, 10, 3000);
-  ASSERT_EQ(r.size(), 10u) << "swtpm answers what it got with the command-size error";
-  EXPECT_EQ(get32(r, 6), 0x142u);
-  EXPECT_TRUE(closed_by_peer(fd, 3000)) << "and the stalled client is dropped";
-  ::close(fd);
-  EXPECT_EQ(d_->state_hash(), before);
-  expect_serving();
+  run_case("11 of 12 bytes", [] {
+    std::string before = d_->state_hash();
+    Connection c = d_->data_connection();
+    Bytes cmd = tpm2::get_random(16);
+    cmd.resize(11);  // one byte short of the 12 the header announces
+    c.send_all(cmd, kIoMs);
+    Bytes r = c.recv_exact(10, 3000);  // swtpm answers what it got with the command-size error
+    EXPECT_EQ(be32_at(r, 6), 0x142u);
+    EXPECT_TRUE(closed_by_peer(c, 3000)) << "and the stalled client is dropped";
+    c.close();
+    EXPECT_EQ(d_->state_hash(), before);
+    expect_serving();
+  });
 }
 
 TEST_F(BadInput, AClientStalledInsideTheHeaderIsDroppedAfterTheStallTimeout) {
-  int fd = connect_unix(d_->dir() + "/data.sock");
-  ASSERT_GE(fd, 0);
-  Bytes cmd = get_random_cmd();
-  cmd.resize(9);
-  send_bytes(fd, cmd);
-  Bytes r = recv_bytes(fd, 1, 1000);
-  EXPECT_TRUE(r.empty()) << "nothing to answer before a whole header";
-  EXPECT_TRUE(closed_by_peer(fd, 15000)) << "a stalled client must be dropped";
-  ::close(fd);
-  expect_serving();
+  run_case("9 header bytes", [] {
+    Connection c = d_->data_connection();
+    Bytes cmd = tpm2::get_random(16);
+    cmd.resize(9);
+    c.send_all(cmd, kIoMs);
+    // Nothing to answer before a whole header: no byte within 1 s (a close would be allowed).
+    Bytes early = c.readable(1000) ? c.recv_until_quiet(0) : Bytes{};
+    EXPECT_TRUE(early.empty()) << "nothing to answer before a whole header, got " << tt::hex(early);
+    EXPECT_TRUE(closed_by_peer(c, 15000)) << "a stalled client must be dropped";
+    c.close();
+    expect_serving();
+  });
 }
 
 TEST_F(BadInput, MoreBytesThanTheSizeAreOneBadCommand) {
-  std::string before = d_->state_hash();
-  int fd = connect_unix(d_->dir() + "/data.sock");
-  ASSERT_GE(fd, 0);
-  Bytes cmd = get_random_cmd();
-  cmd.insert(cmd.end(), {0xff, 0xff});
-  send_bytes(fd, cmd);
-  Bytes r = recv_bytes(fd, 64, 2000);
-  ASSERT_EQ(r.size(), 10u) << "one answer, not a GetRandom";
-  EXPECT_EQ(get32(r, 6), 0x142u);
-  // The connection goes on: the next write is a new command.
-  send_bytes(fd, get_random_cmd());
-  r = recv_bytes(fd, 28, 2000);
-  ASSERT_EQ(r.size(), 28u);
-  EXPECT_EQ(get32(r, 6), 0u);
-  ::close(fd);
-  EXPECT_EQ(d_->state_hash(), before);
-  expect_serving();
+  run_case("12-byte GetRandom and 2 bytes more", [] {
+    std::string before = d_->state_hash();
+    Connection c = d_->data_connection();
+    Bytes cmd = tpm2::get_random(16);
+    cmd.insert(cmd.end(), {0xff, 0xff});
+    c.send_all(cmd, kIoMs);
+    Bytes r = c.recv_exact(10, kIoMs);
+    EXPECT_EQ(be32_at(r, 2), 10u) << "one 10-byte answer, not a GetRandom";
+    EXPECT_EQ(be32_at(r, 6), 0x142u);
+    // The connection goes on: the next write is a new command, and its answer is the next bytes
+    // (so nothing came after the 10-byte answer), and nothing follows it either.
+    r = c.transact_tpm(tpm2::get_random(16), kIoMs);
+    ASSERT_EQ(r.size(), 28u);
+    EXPECT_EQ(be32_at(r, 6), 0u);
+    expect_no_trailing_bytes(c, "GetRandom answer");
+    c.close();
+    EXPECT_EQ(d_->state_hash(), before);
+    expect_serving();
+  });
 }
 
 // ---- control channel: every opcode, body lengths expected-1, expected, expected+1 -------------
@@ -312,6 +316,12 @@ struct CtrlCase {
   bool at_least;      // body is a minimum (SET_LOCALITY, RESET_TPMESTABLISHED)
   bool destructive;   // the exact-length form changes the lifecycle (tested elsewhere)
 };
+
+std::string hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%02x", unsigned(v));
+  return buf;
+}
 
 TEST_F(BadInput, ControlBodyLengths) {
   const CtrlCase cases[] = {
@@ -326,82 +336,74 @@ TEST_F(BadInput, ControlBodyLengths) {
       if (delta < 0 && c.body == 0) continue;
       if (delta == 0 && c.destructive) continue;
       if (delta > 0 && c.at_least) continue;  // longer bodies are accepted, as swtpm does
-      SCOPED_TRACE("code 0x" + std::to_string(c.code) + " body " + std::to_string(c.body + delta));
-      std::string before = d_->state_hash();
-      Bytes msg;
-      put32(msg, c.code);
-      Bytes body(c.body + delta, 0);
-      if (c.code == 0x0c && body.size() >= 8) body[7] = 1;   // GET_STATEBLOB type permanent
-      if (c.code == 0x12 && body.size() >= 8) body[7] = 1;   // GET_INFO flags = spec
-      if (c.code == 0x0b && !body.empty()) body[0] = 3;      // RESET_TPMESTABLISHED at locality 3
-      msg.insert(msg.end(), body.begin(), body.end());
-      Bytes r = d_->ctrl(msg, 4096, 2000);
-      ASSERT_GE(r.size(), 4u) << "every control message is answered";
-      if (delta == 0) {
-        EXPECT_EQ(get32(r, 0), 0u) << "the exact length succeeds";
-      } else {
-        EXPECT_EQ(r.size(), 4u);
-        EXPECT_EQ(get32(r, 0), 0x03u) << "TPM_BAD_PARAMETER";
-        EXPECT_EQ(d_->state_hash(), before);
-      }
-      expect_serving();
+      run_case(std::string(ctrl::name(c.code)) + " (" + hex32(c.code) + ") body " + std::to_string(c.body + delta), [&] {
+        std::string before = d_->state_hash();
+        Bytes body(c.body + delta, 0);
+        if (c.code == 0x0c && body.size() >= 8) body[7] = 1;   // GET_STATEBLOB type permanent
+        if (c.code == 0x12 && body.size() >= 8) body[7] = 1;   // GET_INFO flags = spec
+        if (c.code == 0x0b && !body.empty()) body[0] = 3;      // RESET_TPMESTABLISHED at locality 3
+        Bytes r = d_->ctrl(ctrl::request(c.code, body));     // every control message is answered
+        ASSERT_GE(r.size(), 4u);
+        if (delta == 0) {
+          EXPECT_EQ(be32_at(r, 0), 0u) << "the exact length succeeds";
+        } else {
+          EXPECT_EQ(r.size(), 4u);
+          EXPECT_EQ(be32_at(r, 0), 0x03u) << "TPM_BAD_PARAMETER";
+          EXPECT_EQ(d_->state_hash(), before);
+        }
+        expect_serving();
+      });
     }
   }
 }
 
 TEST_F(BadInput, UnknownControlCodes) {
   for (uint32_t code : {0x00u, 0x13u, 0x14u, 0xffu, 0x80000000u, 0xffffffffu}) {
-    SCOPED_TRACE(code);
-    std::string before = d_->state_hash();
-    Bytes msg;
-    put32(msg, code);
-    Bytes r = d_->ctrl(msg, 4);
-    ASSERT_EQ(r.size(), 4u);
-    EXPECT_EQ(get32(r, 0), 0x0au) << "TPM_BAD_ORDINAL";
-    EXPECT_EQ(d_->state_hash(), before);
+    run_case("code " + hex32(code), [&] {
+      std::string before = d_->state_hash();
+      Bytes r = d_->ctrl(ctrl::request(code));
+      ASSERT_EQ(r.size(), 4u);
+      EXPECT_EQ(be32_at(r, 0), 0x0au) << "TPM_BAD_ORDINAL";
+      EXPECT_EQ(d_->state_hash(), before);
+    });
   }
-  expect_serving();
+  run_case("afterwards", [] { expect_serving(); });
 }
 
 TEST_F(BadInput, LocalitiesFiveTo255) {
-  std::string before = d_->state_hash();
-  for (uint32_t loc = 5; loc <= 255; ++loc) {
-    Bytes set = {0, 0, 0, 5, static_cast<uint8_t>(loc), 0, 0, 0};
-    Bytes r = d_->ctrl(set, 4);
-    ASSERT_EQ(r.size(), 4u);
-    ASSERT_EQ(get32(r, 0), 0x3du) << "SET_LOCALITY " << loc;
-    Bytes reset = {0, 0, 0, 0x0b, static_cast<uint8_t>(loc)};
-    r = d_->ctrl(reset, 4);
-    ASSERT_EQ(r.size(), 4u);
-    ASSERT_EQ(get32(r, 0), 0x3du) << "RESET_TPMESTABLISHED " << loc;
-  }
-  EXPECT_EQ(d_->state_hash(), before);
-  Bytes back = d_->ctrl({0, 0, 0, 5, 0}, 4);
-  EXPECT_EQ(get32(back, 0), 0u);
-  expect_serving();
+  run_case("localities 5..255", [] {
+    std::string before = d_->state_hash();
+    for (uint32_t loc = 5; loc <= 255; ++loc) {
+      // QEMU's 4-byte SET_LOCALITY body, then RESET_TPMESTABLISHED's 1-byte one.
+      Bytes r = d_->ctrl(ctrl::set_locality_qemu(static_cast<uint8_t>(loc)));
+      ASSERT_EQ(r.size(), 4u);
+      ASSERT_EQ(be32_at(r, 0), 0x3du) << "SET_LOCALITY " << loc;
+      r = d_->ctrl(ctrl::reset_tpmestablished(static_cast<uint8_t>(loc)));
+      ASSERT_EQ(r.size(), 4u);
+      ASSERT_EQ(be32_at(r, 0), 0x3du) << "RESET_TPMESTABLISHED " << loc;
+    }
+    EXPECT_EQ(d_->state_hash(), before);
+    Bytes back = d_->ctrl(ctrl::set_locality(0));
+    EXPECT_EQ(be32_at(back, 0), 0u);
+    expect_serving();
+  });
 }
 
 TEST_F(BadInput, SetStateBlobWhileRunningAndBadBlobs) {
-  std::string before = d_->state_hash();
-  // While running: refused (TPM_BAD_ORDINAL) without touching anything.
-  Bytes msg = {0, 0, 0, 0x0d};
-  put32(msg, 0);
-  put32(msg, 1);
-  put32(msg, 4);
-  msg.insert(msg.end(), {1, 2, 3, 4});
-  Bytes r = d_->ctrl(msg, 4);
-  ASSERT_EQ(r.size(), 4u);
-  EXPECT_EQ(get32(r, 0), 0x0au);
-  // Longer than 512 KiB: TPM_FAIL before any byte of the body is needed.
-  Bytes big = {0, 0, 0, 0x0d};
-  put32(big, 0);
-  put32(big, 1);
-  put32(big, 512 * 1024 + 1);
-  r = d_->ctrl(big, 4);
-  ASSERT_EQ(r.size(), 4u);
-  EXPECT_EQ(get32(r, 0), 0x09u);
-  EXPECT_EQ(d_->state_hash(), before);
-  expect_serving();
+  run_case("SET_STATEBLOB", [] {
+    std::string before = d_->state_hash();
+    // While running: refused (TPM_BAD_ORDINAL) without touching anything.
+    Bytes r = d_->ctrl(ctrl::set_stateblob(ctrl::BLOB_PERMANENT, {1, 2, 3, 4}));
+    ASSERT_EQ(r.size(), 4u);
+    EXPECT_EQ(be32_at(r, 0), 0x0au);
+    // Longer than 512 KiB: TPM_FAIL before any byte of the body is needed.
+    Bytes big = ctrl::request(ctrl::SET_STATEBLOB, tt::Writer().u32(0).u32(ctrl::BLOB_PERMANENT).u32(512 * 1024 + 1).bytes());
+    r = d_->ctrl(big);
+    ASSERT_EQ(r.size(), 4u);
+    EXPECT_EQ(be32_at(r, 0), 0x09u);
+    EXPECT_EQ(d_->state_hash(), before);
+    expect_serving();
+  });
 }
 
 // ---- state that does not verify: a clear error, never a fresh TPM ----------------------------
@@ -416,53 +418,51 @@ void write_file(const std::string& p, const Bytes& b) {
 }
 
 TEST(BadState, TruncatedAndBitFlippedPermallFailClosed) {
-  // Make a real permall with one instance, then corrupt copies of it.
-  std::string dir = make_dir();
-  {
-    Daemon d;
-    ASSERT_TRUE(d.start(dir, {"--flags", "not-need-init,startup-clear"}));
-    Bytes r = d.ctrl({0, 0, 0, 3}, 4);  // CMD_SHUTDOWN
-    ASSERT_EQ(r.size(), 4u);
-  }
-  Bytes good = read_file(dir + "/tpm2-00.permall");
-  ASSERT_GT(good.size(), 100u);
-  struct Corruption { const char* name; Bytes bytes; };
+  std::string dir;
+  struct Corruption { std::string name; Bytes bytes; };
   std::vector<Corruption> bad;
-  bad.push_back({"truncated to 5", Bytes(good.begin(), good.begin() + 5)});
-  bad.push_back({"truncated by 1", Bytes(good.begin(), good.end() - 1)});
-  for (size_t at : {size_t{1}, size_t{9}, size_t{16}, good.size() / 2, good.size() - 1}) {
-    Bytes b = good;
-    b[at] ^= 0x10;
-    bad.push_back({"bit flipped", b});
-  }
-  for (const auto& c : bad) {
-    SCOPED_TRACE(c.name);
-    write_file(dir + "/tpm2-00.permall", c.bytes);
-    std::string before = sha256_file(dir + "/tpm2-00.permall");
-    Daemon d;
-    ASSERT_TRUE(d.start(dir, {}));
-    Bytes r = d.ctrl({0, 0, 0, 2, 0, 0, 0, 0}, 4, 5000);  // CMD_INIT
-    ASSERT_EQ(r.size(), 4u);
-    EXPECT_NE(get32(r, 0), 0u) << "INIT must fail: never a silent fresh TPM";
-    EXPECT_EQ(sha256_file(dir + "/tpm2-00.permall"), before) << "the bad file is left as it was";
-    // Still serving: the control channel answers, the data channel gives the fatal response.
-    Bytes cap = d.ctrl({0, 0, 0, 1}, 8);
-    EXPECT_EQ(cap.size(), 8u);
-    Bytes fatal = d.data(get_random_cmd());
-    ASSERT_EQ(fatal.size(), 10u);
-    EXPECT_EQ(get32(fatal, 6), 0x101u);
-    EXPECT_TRUE(d.alive());
-    std::string log;
-    {
-      std::ifstream f(dir + "/vtpmd.log");
-      std::stringstream ss;
-      ss << f.rdbuf();
-      log = ss.str();
+  run_case("manufacturing a TPM", [&] {
+    // Make a real permall with one instance (CMD_SHUTDOWN, then the exit), then corrupt copies.
+    std::string exe = vtpmd_path();
+    dir = tt::make_temp_dir("vtpmd-badinput-");
+    tt::make_template_state(exe, dir, dir);
+    Bytes good = read_file(dir + "/tpm2-00.permall");
+    ASSERT_GT(good.size(), 100u);
+    bad.push_back({"truncated to 5", Bytes(good.begin(), good.begin() + 5)});
+    bad.push_back({"truncated by 1", Bytes(good.begin(), good.end() - 1)});
+    for (size_t at : {size_t{1}, size_t{9}, size_t{16}, good.size() / 2, good.size() - 1}) {
+      Bytes b = good;
+      b[at] ^= 0x10;
+      bad.push_back({"bit flipped at " + std::to_string(at), b});
     }
-    EXPECT_NE(log.find("permall"), std::string::npos) << "the log names the file that did not verify:\n" << log;
-    d.stop();
-    ::unlink((dir + "/vtpmd.log").c_str());
+  });
+  ASSERT_FALSE(bad.empty()) << "no TPM to corrupt";
+  for (const auto& c : bad) {
+    run_case(c.name, [&] {
+      write_file(dir + "/tpm2-00.permall", c.bytes);
+      std::string before = sha256_file(dir + "/tpm2-00.permall");
+      Vtpmd d;
+      d.start(dir, "");
+      Bytes r = d.ctrl(ctrl::init(0), 5000);
+      ASSERT_EQ(r.size(), 4u);
+      EXPECT_NE(be32_at(r, 0), 0u) << "INIT must fail: never a silent fresh TPM";
+      EXPECT_EQ(sha256_file(dir + "/tpm2-00.permall"), before) << "the bad file is left as it was";
+      // Still serving: the control channel answers, the data channel gives the fatal response.
+      Bytes cap = d.ctrl(ctrl::request(ctrl::GET_CAPABILITY));
+      EXPECT_EQ(cap.size(), 8u);
+      Bytes fatal = d.data(tpm2::get_random(16));
+      ASSERT_EQ(fatal.size(), 10u);
+      EXPECT_EQ(be32_at(fatal, 6), tpm2::RC_FAILURE);
+      EXPECT_EQ(d.exited(), "") << "vtpmd must keep running";
+      std::string log = read_text(d.log_path());
+      EXPECT_NE(log.find("permall"), std::string::npos) << "the log names the file that did not verify:\n" << log;
+      d.stop();
+      ::unlink(d.log_path().c_str());
+    });
   }
+  if (dir.empty()) return;
+  if (::testing::Test::HasFailure()) std::fprintf(stderr, "bad-state: work dir kept: %s\n", dir.c_str());
+  else tt::remove_tree(dir);
 }
 
 }  // namespace

@@ -60,6 +60,10 @@ void Connection::close() {
   fd_ = -1;
 }
 
+void Connection::shutdown_write() {
+  if (::shutdown(fd_, SHUT_WR) != 0) throw IoError(errno_text("shutdown"));
+}
+
 Connection Connection::try_connect(const Endpoint& ep) {
   int fd;
   int rc;

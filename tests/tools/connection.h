@@ -48,6 +48,8 @@ class Connection {
   bool valid() const { return fd_ >= 0; }
   int fd() const { return fd_; }
   void close();
+  // Half-close: the peer reads EOF, this side can still read what the peer sends after it.
+  void shutdown_write();
 
   void send_all(const Bytes& b, int timeout_ms);
   // Exactly n bytes; throws Timeout if they do not arrive in time, IoError on EOF.
