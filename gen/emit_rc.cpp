@@ -527,6 +527,7 @@ class RcEmitter {
         "      }\n"
         "    }\n"
         "  }\n"
+        "  std::printf(\"replayed %zu regression traces of %s\\n\", replayed, $qname$);\n"
         "  EXPECT_GT(replayed, 0u) << \"no regression trace in \" << FSM_TRACE_DIR << \" names machine \" << $qname$\n"
         "                          << \" of \" << FSM_SPEC_PATH;\n"
         "}\n"

@@ -207,7 +207,7 @@ int cmd_mutate(const std::vector<std::string>& args) {
   if (ok) {
     const fs::path spec = (root.empty() ? repository_of(file) : fs::path(root)) / mc.spec;
     if (!slurp(spec, spec_text)) {
-      rep.error(shown, fsm::ir::SrcLoc{mc.spec_line, 7}, "cannot read the spec '" + spec.string() + "'");
+      rep.error(shown, fsm::ir::SrcLoc{mc.spec_line, mc.spec_col}, "cannot read the spec '" + spec.string() + "'");
       ok = false;
     }
   }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
 #include <string_view>
 
 namespace fsm::gen {
@@ -84,7 +85,7 @@ bool parse_mutation(const std::string& file, const std::string& text, Reporter& 
       if (key == "spec") {
         if (!out.spec.empty()) err(ln, 1, "a second 'spec:' line");
         else if (value.empty() || value[0] == '/') err(ln, col, "'spec:' needs a path relative to the repository root");
-        else { out.spec = value; out.spec_line = ln; }
+        else { out.spec = value; out.spec_line = ln; out.spec_col = static_cast<uint32_t>(l.find(value, colon) + 1); }
       } else if (key == "expect-fail") {
         // A name, or a reachability obligation's text such as `reachable transition #3 S.e`.
         if (!out.expect_fail.empty()) err(ln, 1, "a second 'expect-fail:' line");

@@ -20,7 +20,7 @@ struct MutationHunk {
 
 struct MutationCase {
   std::string spec;                      // `spec:` path, relative to the repository root
-  uint32_t spec_line = 0;
+  uint32_t spec_line = 0, spec_col = 0;   // where the path is written
   std::string expect_fail;               // `expect-fail:` obligation name
   std::vector<std::string> also_fails;   // `also-fails:` names (may be empty)
   std::vector<std::string> broken;       // `broken:` lines
