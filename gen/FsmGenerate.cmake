@@ -8,7 +8,7 @@
 #   <lib>                  INTERFACE library: include dir ${CMAKE_CURRENT_BINARY_DIR}/<lib> holding
 #                          <base>.h per spec; links fsm::runtime.
 #   RC                     <base>_rc_test per spec (RapidCheck vs `fsmc run`), ctest property.<base>,
-#                          label `property`.
+#                          label `property`; fsm_rc_traces() adds the replay of regression traces.
 #   FUZZ (with FSM_FUZZ)   <base>_fuzz libFuzzer harness per spec, ctest fuzz-smoke.<base> over the
 #                          generated seeds, label `fuzz-smoke`.
 #   FSM_ASSURANCE=ON       <lib>_assurance: every header compiled with ${FSM_CORE_FLAGS}; ctest
@@ -121,9 +121,22 @@ function(_fsm_rc target dir specs bases)
     target_compile_definitions(${base}_rc_test PRIVATE FSMC_PATH="$<TARGET_FILE:fsmc>" FSM_SPEC_PATH="${spec}")
     target_compile_options(${base}_rc_test PRIVATE ${FSM_WARNINGS})
     add_dependencies(${base}_rc_test fsmc)
-    add_test(NAME property.${base} COMMAND ${base}_rc_test)
+    add_test(NAME property.${base} COMMAND ${base}_rc_test --gtest_filter=*.generated_cpp_matches_fsmc_run)
     set_tests_properties(property.${base} PROPERTIES LABELS property TIMEOUT 300)
   endforeach()
+endfunction()
+
+# fsm_rc_traces(<base> <dir>): the RapidCheck test of spec <base>.fsm (from fsm_generate(... RC))
+# also replays the regression traces `<dir>/*.trace` that name that spec (DESIGN.md §4) through
+# the generated C++ and `fsmc run`: equal step lines, every invariant holding after every step.
+# ctest property.<base>.traces, label `property`; it fails when no trace names the spec.
+function(fsm_rc_traces base dir)
+  if(NOT TARGET ${base}_rc_test)
+    message(FATAL_ERROR "fsm_rc_traces(${base}): no ${base}_rc_test; fsm_generate(... RC) makes it")
+  endif()
+  target_compile_definitions(${base}_rc_test PRIVATE FSM_TRACE_DIR="${dir}")
+  add_test(NAME property.${base}.traces COMMAND ${base}_rc_test --gtest_filter=*.regression_traces)
+  set_tests_properties(property.${base}.traces PROPERTIES LABELS property TIMEOUT 120)
 endfunction()
 
 # libFuzzer harnesses (clang, FSM_FUZZ=ON) and a short deterministic smoke run over the seeds.

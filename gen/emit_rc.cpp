@@ -130,6 +130,94 @@ std::string value_list(const uint32_t* begin, size_t n) {
   return s;
 }
 
+#ifdef FSM_TRACE_DIR
+// A regression trace (DESIGN.md §4, tests/gen/traces/*.trace): `fsmc run` input whose `# spec:`
+// and `# machine:` comment lines say which machine it is for.
+struct TraceLine {
+  unsigned number = 0;
+  std::string name;
+  std::vector<uint32_t> args;
+};
+struct Trace {
+  std::string path, spec, machine, error;
+  std::vector<TraceLine> lines;
+};
+
+// `fsmc run` numbers: decimal, or 0x hex; at most 32 bits.
+bool parse_u32(const std::string& w, uint32_t& v) {
+  const bool hex = w.size() > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X');
+  const std::string digits = hex ? w.substr(2) : w;
+  if (digits.empty() || digits.size() > (hex ? 8u : 10u)) return false;
+  uint64_t x = 0;
+  for (char c : digits) {
+    int d = c >= '0' && c <= '9' ? c - '0' : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10 : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) return false;
+    x = x * (hex ? 16u : 10u) + static_cast<uint64_t>(d);
+  }
+  if (x > 0xFFFFFFFFull) return false;
+  v = static_cast<uint32_t>(x);
+  return true;
+}
+
+// Every `*.trace` of `dir` in name order; a file that cannot be read, or has a bad line, carries
+// the error instead of its lines.
+std::vector<Trace> load_traces(const char* dir) {
+  std::vector<Trace> out;
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".trace") files.push_back(it->path());
+  }
+  if (ec) {
+    Trace t;
+    t.path = dir;
+    t.error = "cannot list the directory: " + ec.message();
+    out.push_back(t);
+  }
+  std::sort(files.begin(), files.end());
+  for (const std::filesystem::path& f : files) {
+    Trace t;
+    t.path = f.string();
+    std::ifstream in(f);
+    if (!in) t.error = "cannot read the file";
+    unsigned n = 0;
+    for (std::string l; t.error.empty() && std::getline(in, l);) {
+      ++n;
+      const std::string where = "line " + std::to_string(n) + ": ";
+      if (l.size() > 4096) {
+        t.error = where + "longer than 4096 characters";
+      } else if (l.rfind("# spec: ", 0) == 0) {
+        t.spec = l.substr(8);
+      } else if (l.rfind("# machine: ", 0) == 0) {
+        t.machine = l.substr(11);
+      } else if (!l.empty() && l[0] != '#') {
+        std::istringstream is(l);
+        TraceLine tl;
+        tl.number = n;
+        is >> tl.name;
+        for (std::string w; t.error.empty() && is >> w;) {
+          uint32_t v = 0;
+          if (!parse_u32(w, v)) t.error = where + "'" + w + "' is not a 32-bit decimal or 0x number";
+          tl.args.push_back(v);
+        }
+        if (!tl.name.empty()) t.lines.push_back(tl);
+      }
+    }
+    if (t.error.empty() && (t.spec.empty() || t.machine.empty())) t.error = "no '# spec:' or no '# machine:' line";
+    out.push_back(t);
+  }
+  return out;
+}
+
+// Whether a trace's `# spec:` path (relative to the repository) is FSM_SPEC_PATH.
+bool names_this_spec(const std::string& spec) {
+  const std::string p = FSM_SPEC_PATH;
+  if (p == spec) return true;
+  return p.size() > spec.size() && p.compare(p.size() - spec.size(), spec.size(), spec) == 0 &&
+         p[p.size() - spec.size() - 1] == '/';
+}
+#endif
+
 }  // namespace fsm_rc
 
 )cpp";
@@ -148,6 +236,7 @@ class RcEmitter {
     gen_step();
     event_of(v);
     property(v);
+    traces(v);
     p_.print("}  // namespace rc_$leaf$\n\n", v);
   }
 
@@ -368,6 +457,84 @@ class RcEmitter {
         v);
   }
 
+  // The regression traces of DESIGN.md §4 (fsm_rc_traces() in FsmGenerate.cmake defines
+  // FSM_TRACE_DIR): each trace naming this machine runs through the generated C++ and `fsmc run`
+  // with equal step lines and every invariant holding after every step. A trace may contain
+  // events the spec rejects or ignores; both sides must agree on that too.
+  void traces(const Vars& v) {
+    std::string arity;
+    for (const ir::Event& e : m_.events) arity += (arity.empty() ? "" : ", ") + u32(static_cast<uint32_t>(e.params.size()));
+    p_.print("#ifdef FSM_TRACE_DIR\n", v);
+    p_.print(m_.events.empty() ? "constexpr uint32_t kArity[1] = {0u};\n\n" : "constexpr uint32_t kArity[] = {$a$};\n\n", {{"a", arity}});
+    p_.print(
+        "TEST(Rc_$leaf$, regression_traces) {\n"
+        "  size_t replayed = 0;\n"
+        "  for (const fsm_rc::Trace& t : fsm_rc::load_traces(FSM_TRACE_DIR)) {\n"
+        "    if (!t.error.empty()) {\n"
+        "      ADD_FAILURE() << t.path << \": \" << t.error;\n"
+        "      continue;\n"
+        "    }\n"
+        "    if (t.machine != $qname$ || !fsm_rc::names_this_spec(t.spec)) continue;\n"
+        "    ++replayed;\n"
+        "    std::vector<fsm_rc::Step> steps;\n"
+        "    bool known = true;\n"
+        "    for (const fsm_rc::TraceLine& l : t.lines) {\n"
+        "      fsm_rc::Step s;\n"
+        "      if (l.name == \"reset\" && l.args.empty()) {\n"
+        "        s.reset = true;\n"
+        "        steps.push_back(s);\n"
+        "        continue;\n"
+        "      }\n"
+        "      while (s.event < g::kEventCount && l.name != g::event_name(static_cast<g::EventId>(s.event))) ++s.event;\n"
+        "      if (s.event == g::kEventCount || l.args.size() != kArity[s.event]) {\n"
+        "        ADD_FAILURE() << t.path << \":\" << l.number << \": \" << (s.event == g::kEventCount ? \"no event '\" + l.name + \"' in \" $qname$\n"
+        "                                                             : \"wrong number of fields for '\" + l.name + \"'\");\n"
+        "        known = false;\n"
+        "        break;\n"
+        "      }\n"
+        "      s.name = g::event_name(static_cast<g::EventId>(s.event));\n"
+        "      s.args = l.args;\n"
+        "      steps.push_back(s);\n"
+        "    }\n"
+        "    if (!known) continue;\n"
+        "    g::$s$ m{};\n"
+        "    Recorder host;\n"
+        "    const Log& log = host;\n"
+        "    std::vector<std::string> got{line(m, \"init\", 0u, g::kNoTransition, log.outs)};\n"
+        "    for (size_t n = 0; n < steps.size(); ++n) {\n"
+        "      host = Recorder{};\n"
+        "      if (steps[n].reset) {\n"
+        "        g::init(m);\n"
+        "        got.push_back(line(m, \"init\", 0u, g::kNoTransition, log.outs));\n"
+        "      } else {\n"
+        "        const fsm::rt::Result r = g::dispatch(m, host, event(steps[n]));\n"
+        "        got.push_back(line(m, fsm::rt::outcome_name(r.outcome), r.code, r.transition, log.outs));\n"
+        "      }\n"
+        "      for (uint32_t i = 0; i < g::invariant_count; ++i) {\n"
+        "        EXPECT_TRUE(g::invariant_holds(m, i)) << t.path << \": invariant \" << g::invariant_name(i)\n"
+        "                                              << \" fails after step \" << n + 1 << \": \" << got.back();\n"
+        "      }\n"
+        "    }\n"
+        "    std::string error;\n"
+        "    const std::vector<std::string> want = fsm_rc::run_fsmc($qname$, steps, error);\n"
+        "    EXPECT_EQ(error, \"\") << t.path;\n"
+        "    EXPECT_EQ(got.size(), want.size()) << t.path << \": the generated C++ and fsmc run printed different numbers of lines\";\n"
+        "    for (size_t i = 0; i < got.size() && i < want.size(); ++i) {\n"
+        "      if (got[i] != want[i]) {\n"
+        "        ADD_FAILURE() << t.path << \": step line \" << i << \" differs\\n  generated C++: \" << got[i]\n"
+        "                      << \"\\n  fsmc run:      \" << want[i];\n"
+        "        break;\n"
+        "      }\n"
+        "    }\n"
+        "  }\n"
+        "  std::printf(\"replayed %zu regression traces of %s\\n\", replayed, $qname$);\n"
+        "  EXPECT_GT(replayed, 0u) << \"no regression trace in \" << FSM_TRACE_DIR << \" names machine \" << $qname$\n"
+        "                          << \" of \" << FSM_SPEC_PATH;\n"
+        "}\n"
+        "#endif  // FSM_TRACE_DIR\n\n",
+        v);
+  }
+
   const ir::Machine& m_;
   Printer& p_;
 };
@@ -389,10 +556,12 @@ std::vector<OutFile> emit_rc(const ir::Module& mod) {
         "#include <rapidcheck.h>\n"
         "#include <rapidcheck/gtest.h>\n"
         "#include <unistd.h>\n\n"
+        "#include <algorithm>\n"
         "#include <cstdint>\n"
         "#include <cstdio>\n"
         "#include <cstdlib>\n"
         "#include <filesystem>\n"
+        "#include <fstream>\n"
         "#include <ostream>\n"
         "#include <sstream>\n"
         "#include <string>\n"

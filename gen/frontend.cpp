@@ -30,10 +30,6 @@ bool compile_source(const std::string& display_path, const std::string& text, Re
   return true;
 }
 
-namespace {
-
-// Path relative to the nearest ancestor holding `.git`, else the path as given (made relative
-// to the current directory when possible), so no host path reaches generated output.
 std::string display_path(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -47,8 +43,6 @@ std::string display_path(const std::string& path) {
   if (!rel.empty() && rel.native().rfind("..", 0) != 0) return rel.generic_string();
   return abs.filename().generic_string();
 }
-
-}  // namespace
 
 bool compile_files(const std::vector<std::string>& paths, Reporter& rep, ir::Module& out) {
   bool ok = true;

@@ -23,4 +23,8 @@ bool compile_source(const std::string& display_path, const std::string& text, Re
 // enclosing repository (the nearest ancestor directory holding `.git`), else as given.
 bool compile_files(const std::vector<std::string>& paths, Reporter& rep, ir::Module& out);
 
+// Path relative to the nearest ancestor holding `.git`, else the path as given (made relative
+// to the current directory when possible), so no host path reaches generated output.
+std::string display_path(const std::string& path);
+
 }  // namespace fsm::gen

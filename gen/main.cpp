@@ -1,5 +1,5 @@
 // fsmc: the command line of the spec compiler. Its interface is a contract other tools and
-// the build rely on (spec/README.md "fsmc"): check, emit, prove, run, --dump.
+// the build rely on (spec/README.md "fsmc"): check, emit, prove, run, mutate, --dump.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +12,7 @@
 #include "interp.h"
 #include "ir_text.h"
 #include "lexer.h"
+#include "mutate.h"
 #include "prover.h"
 
 namespace {
@@ -24,6 +25,7 @@ constexpr const char* kUsage =
     "       fsmc emit (--cpp|--smt|--dot|--table|--rc|--fuzz)... -o DIR FILE...\n"
     "       fsmc prove [--depth N] FILE...\n"
     "       fsmc run FILE [--machine NAME]   (events on standard input)\n"
+    "       fsmc mutate [--root DIR] -o OUT CASE.mut\n"
     "       fsmc --dump=tokens|ir FILE...\n"
     "       fsmc --version\n";
 
@@ -159,6 +161,66 @@ int cmd_run(const std::vector<std::string>& args) {
   return fsm::gen::run_interpreter(*m, std::cin, std::cout, std::cerr);
 }
 
+// The repository holding `path`: its nearest ancestor with `.git`, else the current directory.
+fs::path repository_of(const std::string& path) {
+  std::error_code ec;
+  fs::path abs = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  for (fs::path dir = abs.parent_path(); !ec && !dir.empty(); dir = dir.parent_path()) {
+    if (fs::exists(dir / ".git", ec)) return dir;
+    if (dir == dir.root_path()) break;
+  }
+  return fs::current_path(ec);
+}
+
+int cmd_mutate(const std::vector<std::string>& args) {
+  std::string root, out_path, file;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--root" || args[i] == "-o") {
+      if (i + 1 == args.size()) return usage_error(args[i] + " needs a path");
+      (args[i] == "-o" ? out_path : root) = args[i + 1];
+      ++i;
+    } else if (file.empty()) {
+      file = args[i];
+    } else {
+      return usage_error("mutate takes one case file");
+    }
+  }
+  if (file.empty()) return usage_error("mutate needs a case file");
+  if (out_path.empty()) return usage_error("mutate needs -o OUT");
+  auto slurp = [](const fs::path& p, std::string& text) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    return true;
+  };
+  const std::string shown = fsm::gen::display_path(file);
+  std::string text, spec_text, mutant;
+  if (!slurp(file, text)) {
+    std::cerr << shown << ":0:0: error: cannot read file\n";
+    return 1;
+  }
+  fsm::gen::Reporter rep;
+  fsm::gen::MutationCase mc;
+  bool ok = fsm::gen::parse_mutation(shown, text, rep, mc);
+  if (ok) {
+    const fs::path spec = (root.empty() ? repository_of(file) : fs::path(root)) / mc.spec;
+    if (!slurp(spec, spec_text)) {
+      rep.error(shown, fsm::ir::SrcLoc{mc.spec_line, mc.spec_col}, "cannot read the spec '" + spec.string() + "'");
+      ok = false;
+    }
+  }
+  ok = ok && fsm::gen::apply_mutation(shown, mc, spec_text, rep, mutant);
+  for (const std::string& l : rep.lines()) std::cerr << l << "\n";
+  if (!ok) return 1;
+  if (!write_if_changed(out_path, mutant)) {
+    std::cerr << "fsmc: cannot write " << out_path << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int cmd_dump(const std::string& pass, const std::vector<std::string>& files) {
   if (files.empty()) return usage_error("--dump needs at least one spec file");
   if (pass == "tokens") {
@@ -214,5 +276,6 @@ int main(int argc, char** argv) {
   if (cmd == "emit") return cmd_emit(rest);
   if (cmd == "prove") return cmd_prove(rest);
   if (cmd == "run") return cmd_run(rest);
+  if (cmd == "mutate") return cmd_mutate(rest);
   return usage_error("unknown command '" + cmd + "'");
 }

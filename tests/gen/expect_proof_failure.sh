@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
 # Runs `fsmc prove` on a reject-dynamic case: a well-formed spec whose proof must fail. Passes
 # only when `fsmc check` accepts it, `fsmc prove` exits 1, the obligation named on the first line
-# (`// expect-fail: NAME`) is reported FAILED, and a counterexample event sequence is printed —
-# except for a reachability obligation (a state or goal no trace reaches), which has no trace:
-# there the prover must say why (`unreachable: …`).
+# (`// expect-fail: NAME`) is reported FAILED, no other obligation fails unless a header line
+# `// also-fails: NAME…` names it, and a counterexample event sequence is printed — except for a
+# reachability obligation (a state or goal no trace reaches), which has no trace: there the
+# prover must say why (`unreachable: …`).
+#   expect_proof_failure.sh FSMC CASE.fsm [TRACE]
+# With TRACE (mutation cases, expect_mutant_failure.sh) an invariant's counterexample must equal
+# that checked-in regression trace, which must replay to the violation; FSM_REFRESH_TRACES=1
+# (tests/gen/traces/refresh.sh) rewrites the trace from the prover's counterexample instead.
 set -u
-fsmc=$1 case=$2
+fsmc=$1 case=$2 trace=${3:-}
 want=$(head -n 1 "$case" | sed -n 's|^// expect-fail: ||p')
 [ -n "$want" ] || { echo "FAIL: $case has no '// expect-fail:' first line"; exit 1; }
+also=$(head -n 8 "$case" | sed -n 's|^// also-fails: ||p')
 "$fsmc" check "$case" || { echo "FAIL: the case does not compile; it must be well-formed"; exit 1; }
 out=$("$fsmc" prove "$case" 2>&1); rc=$?
 echo "$out"
 if [ "$rc" -ne 1 ]; then echo "FAIL: fsmc prove exited $rc, expected 1"; exit 1; fi
-failed=$(grep -E 'FAILED' <<<"$out" | grep -w -- "$want")
+failed=$(grep -E 'FAILED' <<<"$out" | grep -w -F -- "$want")
 if [ -z "$failed" ]; then echo "FAIL: no FAILED line naming '$want'"; exit 1; fi
+# Every other failure must be expected: a mutation that breaks more than it says is not minimal.
+while IFS= read -r line; do
+  grep -q -w -F -- "$want" <<<"$line" && continue
+  ok=0
+  for a in $also; do grep -q -w -F -- "$a" <<<"$line" && ok=1; done
+  [ "$ok" = 1 ] || { echo "FAIL: unexpected failure (not in expect-fail or also-fails): $line"; exit 1; }
+done < <(grep -E '^ +FAILED ' <<<"$out")
+for a in $also; do
+  grep -E '^ +FAILED ' <<<"$out" | grep -q -w -F -- "$a" || { echo "FAIL: also-fails names '$a', which did not fail"; exit 1; }
+done
 if grep -q 'FAILED   reachable' <<<"$failed"; then
   grep -q 'unreachable: ' <<<"$out" || { echo "FAIL: no explanation of the unreachable target"; exit 1; }
   echo "ok: $want fails (unreachable, no trace exists)"; exit 0
@@ -37,10 +53,35 @@ if grep -q 'FAILED   invariant' <<<"$failed"; then
       print out; next }
     inblk && /^ +state:/ { inblk = 0 }' <<<"$out")
   [ -n "$script" ] || { echo "FAIL: could not read the counterexample of $name"; exit 1; }
-  last=$(printf '%s\n' "$script" | "$fsmc" run "$case" 2>&1 | tail -n 1)
-  case ",${last##*| }," in
-    *",$name,"*) echo "replayed: $(wc -l <<<"$script") events through fsmc run end with $name violated" ;;
-    *) echo "FAIL: the counterexample of $name does not replay in fsmc run; last line: $last"; exit 1 ;;
-  esac
+  violated() {  # stdin: events; true when `fsmc run` ends with $name violated
+    local last; last=$("$fsmc" run "$case" 2>&1 | tail -n 1)
+    case ",${last##*| }," in *",$name,"*) return 0 ;; *) echo "last line: $last"; return 1 ;; esac
+  }
+  printf '%s\n' "$script" | violated || { echo "FAIL: the counterexample of $name does not replay in fsmc run"; exit 1; }
+  echo "replayed: $(wc -l <<<"$script") events through fsmc run end with $name violated"
+  if [ -n "$trace" ]; then
+    spec=$(head -n 8 "$case" | sed -n 's|^// spec: ||p')
+    from=$(head -n 8 "$case" | sed -n 's|^// case: ||p')
+    machine=$(sed -n 's|^machine \([A-Za-z_][A-Za-z0-9_]*\) (.*|\1|p' <<<"$out" | head -n 1)
+    base=$(basename "$spec" .fsm) cname=$(basename "$from" .mut)
+    expected=$(printf '%s\n' \
+      "# Regression trace (DESIGN.md §4): the counterexample \`fsmc prove\` finds for invariant" \
+      "# $name on the mutant $from." \
+      "# The real spec must run it with every invariant holding (ctest property.$base.traces);" \
+      "# the mutant must still end with $name violated (ctest unit.reject-dynamic.$cname)." \
+      "# Written by tests/gen/traces/refresh.sh from the prover's output; do not edit." \
+      "# spec: $spec" "# machine: $machine" "# invariant: $name" "$script")
+    if [ "${FSM_REFRESH_TRACES:-0}" = 1 ]; then
+      printf '%s\n' "$expected" >"$trace" || { echo "FAIL: cannot write $trace"; exit 1; }
+      echo "refreshed: $trace"
+    fi
+    [ -f "$trace" ] || { echo "FAIL: no regression trace $trace; run tests/gen/traces/refresh.sh"; exit 1; }
+    if ! diff -u "$trace" <(printf '%s\n' "$expected"); then
+      echo "FAIL: the regression trace $trace is stale (the prover now finds the counterexample above);"
+      echo "      review it and run tests/gen/traces/refresh.sh"; exit 1
+    fi
+    violated <"$trace" || { echo "FAIL: the regression trace $trace does not end with $name violated on the mutant"; exit 1; }
+    echo "replayed: the regression trace $trace ends with $name violated on the mutant"
+  fi
 fi
 echo "ok: $want fails with a counterexample"
