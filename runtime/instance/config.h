@@ -71,7 +71,8 @@ struct Config {
 };
 
 // What the command line asks for besides running an instance.
-enum class Action : uint8_t { Run, PrintCapabilities, PrintStates, Help, Version };
+// FoldJournal: fold a journal a crash left into swtpm's state files, then exit (vtpmd only).
+enum class Action : uint8_t { Run, PrintCapabilities, PrintStates, FoldJournal, Help, Version };
 
 struct ParsedCommandLine {
   Action action = Action::Run;

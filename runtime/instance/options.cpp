@@ -534,6 +534,14 @@ bool build(const RawOptions& raw, const Environment& env, ParsedCommandLine& out
     out.action = Action::PrintStates;
     return true;
   }
+  if (raw.fold_journal) {
+    if (cfg.state_dir.empty()) {
+      error = "--fold-journal needs --tpmstate dir=… (or the TPM_PATH environment variable)";
+      return false;
+    }
+    out.action = Action::FoldJournal;
+    return true;
+  }
   out.action = Action::Run;
   if (cfg.state_dir.empty()) {
     error = "missing --tpmstate dir=… (or the TPM_PATH environment variable)";

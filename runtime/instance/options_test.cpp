@@ -222,6 +222,18 @@ std::vector<Accepted> accepted_cases() {
          c.tpm2 = true;
        }},
 
+      {"fold_journal",
+       {"socket", "--tpmstate", "dir=/var/lib/swtpm/vm1", "--tpm2", "--pwdfile", "/p",
+        "--fold-journal"},
+       {}, Action::FoldJournal,
+       [](Config& c) {
+         c.state_dir = "/var/lib/swtpm/vm1";
+         c.tpm2 = true;
+         c.key = key(KeySource::PwdFile, "/p");
+       }},
+      {"fold_journal_tpm_path", {"socket", "--fold-journal"}, {"/tmp/tpm", nullptr},
+       Action::FoldJournal, [](Config& c) { c.state_dir = "/tmp/tpm"; }},
+
       // QEMU docs/specs/tpm.rst
       {"qemu_docs_tpm2",
        {"socket", "--tpmstate", "dir=/tmp/mytpm1", "--ctrl",
@@ -780,6 +792,8 @@ std::vector<Refused> refused_cases() {
       {run({"--seccomp", "none"}), {}, "--seccomp: unknown parameter 'none'"},
       // what needs all the options
       {{"socket", "--print-states"}, {"/tmp/tpm", nullptr}, "--print-states needs --tpmstate"},
+      {{"socket", "--fold-journal"}, {},
+       "--fold-journal needs --tpmstate dir=… (or the TPM_PATH environment variable)"},
       {{"socket", "--ctrl", "type=unixio,path=/c"}, {},
        "missing --tpmstate dir=… (or the TPM_PATH environment variable)"},
       {{"socket", "--ctrl", "type=unixio,path=/c"}, {"", nullptr},
@@ -844,7 +858,8 @@ TEST(Usage, ListsWhatIsAcceptedAndNothingElse) {
   for (const char* opt :
        {"--tpmstate", "--ctrl", "--server", "--port", "--fd", "--terminate", "--daemon", "--tpm2",
         "--flags", "--pid", "--log", "--key", "--pwdfile", "--migration-key", "--locality",
-        "--print-capabilities", "--print-states", "--help", "--version", "TPM_PATH", "TPM_PORT"})
+        "--print-capabilities", "--print-states", "--fold-journal", "--help", "--version",
+        "TPM_PATH", "TPM_PORT"})
     EXPECT_NE(std::string::npos, u.find(opt)) << opt;
   // swtpm's tests: "--seccomp" in the help means "an active filter"; "cuse" means CUSE support.
   EXPECT_EQ(std::string::npos, u.find("seccomp"));

@@ -83,6 +83,11 @@ The following options are supported:
 --print-capabilities
                  : print the supported features as JSON and exit
 --print-states   : print the state blobs in --tpmstate as JSON and exit
+--fold-journal   : fold the journal that a vtpmd stopped without a clean exit
+                   (SIGKILL, crash, power loss) left in --tpmstate into swtpm's
+                   state files, then exit; afterwards swtpm can use the state;
+                   refused while a vtpmd or swtpm holds the state's lock; with
+                   --key/--pwdfile also checks that the files decode with it
 -h|--help        : print this text and exit
 -v|--version     : print the version and exit
 )";

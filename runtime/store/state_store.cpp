@@ -200,6 +200,24 @@ bool StateStore::compact() {
   return true;
 }
 
+bool StateStore::fold_leftover_journal(bool& folded) {
+  folded = false;
+  last_error_.clear();
+  if (!ensure_locked()) return false;
+  uint64_t size = 0;
+  std::string err;
+  switch (dir_.size_of(journal_.name(), size, err)) {
+    case FileStatus::Absent: return true;
+    case FileStatus::Error:
+      last_error_ = err;
+      return false;
+    case FileStatus::Ok: break;
+  }
+  if (!compact()) return false;
+  folded = true;
+  return true;
+}
+
 bool StateStore::set_key(const SecretKey& raw, std::string& err) {
   key_.raw.clear();
   key_.gcm.clear();

@@ -58,6 +58,12 @@ class StateStore final : public engine::NvBackend {
   // at a clean stop (CMD_SHUTDOWN, CMD_STOP, SIGTERM); later stores start a new journal. False
   // (with last_error()) when the journal is damaged or a write fails; nothing is lost then.
   bool compact();
+  // A journal left in the directory by a process that did not stop cleanly (SIGKILL, a crash,
+  // power loss) is folded into the snapshot files and deleted (compact()), so that the directory
+  // is swtpm's again. vtpmd calls it before it serves, and `vtpmd socket --fold-journal` offline.
+  // `folded` says whether there was a journal. False with last_error(): the lock is held by
+  // another process, or the journal is damaged or does not follow the files (nothing changed).
+  bool fold_leftover_journal(bool& folded);
   // For tests and benchmarks: journal writes so far (records and headers) and compactions.
   uint64_t journal_writes() const { return journal_.writes(); }
   uint64_t compactions() const { return compactions_; }
