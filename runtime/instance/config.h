@@ -48,6 +48,7 @@ enum class Startup : uint8_t { None, Clear, State, Deactivated };
 struct Config {
   bool tpm2 = false;             // without --tpm2: TPM 1.2, as swtpm
   std::string state_dir;         // --tpmstate dir= / backend-uri=dir:// / env TPM_PATH
+  std::string state_file;        // --tpmstate backend-uri=file://PATH (then state_dir is "")
   std::optional<uint32_t> state_mode;  // --tpmstate …,mode=
   ChannelConfig server;          // --server (None: only CMD_SET_DATAFD gives a data channel)
   ChannelConfig ctrl;            // --ctrl (None allowed only with --server … and not-need-init)

@@ -17,12 +17,20 @@ engine::TpmVersion version_of(const instance::Config& cfg) {
 
 bool OpenedState::open(const instance::Config& cfg, Crypto& crypto, bool lock, std::string& err) {
   store_.reset();
+  const uint32_t mode = cfg.state_mode.value_or(StateDir::kDefaultMode);
+  if (!cfg.state_file.empty()) {
+    where_ = cfg.state_file;
+    if (!file_.open(cfg.state_file, mode, err)) return false;
+    if (lock && !file_.dir().lock(err)) return false;
+    store_ = std::make_unique<StateStore>(file_, version_of(cfg), crypto, cfg.instance_id);
+    return true;
+  }
   where_ = cfg.state_dir;
   if (cfg.state_dir.empty()) {
     err = "missing --tpmstate dir=… (or the TPM_PATH environment variable)";
     return false;
   }
-  if (!dir_.open(cfg.state_dir, cfg.state_mode.value_or(StateDir::kDefaultMode), err)) return false;
+  if (!dir_.open(cfg.state_dir, mode, err)) return false;
   if (lock && !dir_.lock(err)) return false;
   store_ = std::make_unique<StateStore>(dir_, version_of(cfg), crypto, cfg.instance_id);
   return true;
@@ -65,7 +73,9 @@ bool fold_journal_offline(const instance::Config& cfg, Crypto& crypto, std::stri
     err = state.where() + ": " + store.last_error();
     return false;
   }
-  if (folded) {
+  if (!cfg.state_file.empty()) {
+    report = "file:// state " + state.where() + " keeps no journal: nothing to fold";
+  } else if (folded) {
     report = "folded " + store.journal_name() + " into the state files in " + state.where();
   } else {
     report = "no journal " + store.journal_name() + " in " + state.where() + ": nothing to fold";

@@ -1,5 +1,6 @@
 // OpenedState: what --tpmstate names, opened the way vtpmd's main() needs it — the state
-// directory, held open, locked, with the StateStore over it — and the two things vtpmd does with
+// directory or (backend-uri=file://) swtpm's linear file, held open, locked, with the StateStore
+// over it — and the two things vtpmd does with
 // a state directory instead of serving: --print-states and --fold-journal. Kept here, not in
 // main(), so that every composition root (transports/vtpmd, tests) opens state the same way.
 #pragma once
@@ -9,6 +10,7 @@
 
 #include "instance/config.h"
 #include "store/crypto.h"
+#include "store/linear_file.h"
 #include "store/state_dir.h"
 #include "store/state_store.h"
 
@@ -28,6 +30,7 @@ class OpenedState {
 
  private:
   StateDir dir_;
+  LinearFile file_;
   std::unique_ptr<StateStore> store_;
   std::string where_;
 };

@@ -22,6 +22,7 @@
 #include "store/blob_codec.h"
 #include "store/crypto.h"
 #include "store/journal.h"
+#include "store/linear_file.h"
 #include "store/state_dir.h"
 
 namespace vtpm::store {
@@ -37,6 +38,10 @@ class StateStore final : public engine::NvBackend {
  public:
   // `dir` must be open and outlive the store. `identity` ("" = none) is bound into sealed files.
   StateStore(StateDir& dir, engine::TpmVersion version, Crypto& crypto, std::string identity);
+  // The same over swtpm's linear file (backend-uri=file://, linear_file.h): each blob is a slot
+  // holding the bytes its state file would hold; there is no journal (every write replaces the
+  // file durably), so compact() and fold_leftover_journal() have nothing to do.
+  StateStore(LinearFile& file, engine::TpmVersion version, Crypto& crypto, std::string identity);
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
@@ -67,7 +72,7 @@ class StateStore final : public engine::NvBackend {
   // For tests and benchmarks: journal writes so far (records and headers) and compactions.
   uint64_t journal_writes() const { return journal_.writes(); }
   uint64_t compactions() const { return compactions_; }
-  std::string journal_name() const;
+  std::string journal_name() const;  // "" for a linear file
 
   // The process's first write goes to the snapshot file itself when there is no journal yet
   // (vtpmd: start-up then writes once without creating the journal); the journal begins with the
@@ -109,6 +114,7 @@ class StateStore final : public engine::NvBackend {
   Binding binding(engine::BlobKind kind) const;
 
   StateDir& dir_;
+  LinearFile* linear_ = nullptr;  // backend-uri=file://: the blobs live there, not in dir_
   engine::TpmVersion version_;
   Crypto& crypto_;
   std::string identity_;
