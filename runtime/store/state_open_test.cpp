@@ -61,8 +61,9 @@ TEST_F(Offline, FoldJournalLeavesSwtpmFiles) {
   EXPECT_EQ(report, "folded tpm2-00.journal into the state files in " + tmp.path());
   EXPECT_FALSE(exists("tpm2-00.journal"));
   // What swtpm reads: its layout, the latest blob.
+  const auto file = read_path(tmp.file("tpm2-00.permall"));
   Container c;
-  ASSERT_TRUE(Container::parse(read_path(tmp.file("tpm2-00.permall")), c, err)) << err;
+  ASSERT_TRUE(Container::parse(file, c, err)) << err;  // c keeps views into `file`
   EXPECT_EQ(std::vector<uint8_t>(c.value(tag::kData).begin(), c.value(tag::kData).end()),
             pattern(500, 2));
   ASSERT_TRUE(fold_journal_offline(config(), crypto, report, err)) << err;
