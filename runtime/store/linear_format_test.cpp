@@ -272,6 +272,32 @@ TEST_F(LinearStoreTest, RefusedFileStaysByteIdenticalAndIsNeverWritten) {
   }
 }
 
+// A crash in the middle of a rewrite leaves the old file and a stray temporary beside it (what
+// StateDir::write_durable's order guarantees): the old state loads, the next write replaces the
+// temporary, and the file is never seen half-written.
+TEST_F(LinearStoreTest, CrashDuringARewriteLeavesTheOldFile) {
+  {
+    LinearFile f;
+    ASSERT_TRUE(open(f));
+    StateStore s(f, TpmVersion::Tpm2, crypto, "");
+    ASSERT_TRUE(s.store(BlobKind::Permanent, pattern(700, 1).data(), 700)) << s.last_error();
+  }
+  const auto old = read_path(path());
+  ASSERT_TRUE(write_path(tmp.file("TMP.img"), std::vector<uint8_t>(old.begin(), old.begin() + 300)));
+  LinearFile f;
+  ASSERT_TRUE(open(f));
+  StateStore s(f, TpmVersion::Tpm2, crypto, "");
+  std::vector<uint8_t> out;
+  ASSERT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Loaded) << s.last_error();
+  EXPECT_EQ(out, pattern(700, 1));
+  ASSERT_TRUE(s.store(BlobKind::Volatile, pattern(50, 2).data(), 50)) << s.last_error();
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("TMP.img")));
+  LinearStore parsed;
+  std::string err;
+  ASSERT_TRUE(parse_linear_store(read_path(path()), parsed, err)) << err;
+  EXPECT_TRUE(parsed.blobs[0] && parsed.blobs[1]);
+}
+
 TEST_F(LinearStoreTest, SecondInstanceIsLockedOut) {
   LinearFile a, b;
   ASSERT_TRUE(open(a));
