@@ -48,6 +48,7 @@ enum class Startup : uint8_t { None, Clear, State, Deactivated };
 struct Config {
   bool tpm2 = false;             // without --tpm2: TPM 1.2, as swtpm
   std::string state_dir;         // --tpmstate dir= / backend-uri=dir:// / env TPM_PATH
+  std::string state_file;        // --tpmstate backend-uri=file://PATH (then state_dir is "")
   std::optional<uint32_t> state_mode;  // --tpmstate …,mode=
   ChannelConfig server;          // --server (None: only CMD_SET_DATAFD gives a data channel)
   ChannelConfig ctrl;            // --ctrl (None allowed only with --server … and not-need-init)
@@ -71,7 +72,8 @@ struct Config {
 };
 
 // What the command line asks for besides running an instance.
-enum class Action : uint8_t { Run, PrintCapabilities, PrintStates, Help, Version };
+// FoldJournal: fold a journal a crash left into swtpm's state files, then exit (vtpmd only).
+enum class Action : uint8_t { Run, PrintCapabilities, PrintStates, FoldJournal, Help, Version };
 
 struct ParsedCommandLine {
   Action action = Action::Run;

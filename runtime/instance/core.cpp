@@ -198,14 +198,17 @@ void InstanceCore::log_init_failure(const char* what, uint32_t r) {
     log_.error("vtpmd: %s: TPM not initialised (0x%x): %s", what, r, store_.last_error().c_str());
   else
     log_.error("vtpmd: %s: TPM not initialised (0x%x): libtpms did not accept the state in %s (%s)",
-               what, r, cfg_.state_dir.c_str(), store_.file_name(BlobKind::Permanent).c_str());
+               what, r, cfg_.state_dir.empty() ? cfg_.state_file.c_str() : cfg_.state_dir.c_str(),
+               store_.file_name(BlobKind::Permanent).c_str());
 }
 
 // The journal's writes go into the swtpm-format snapshot files whenever the TPM stops, so that a
 // state directory left by vtpmd is plain swtpm state (runtime/store/journal.h). A failure loses
 // nothing (the journal stays and is replayed next time); it is logged.
 void InstanceCore::compact_store() {
-  if (!store_.compact()) log_.error("vtpmd: could not fold the journal into the state files: %s", store_.last_error().c_str());
+  if (!store_.compact())
+    log_.error("vtpmd: could not bring the state %s up to date (nothing is lost; it is retried at the next stop): %s",
+               cfg_.state_file.empty() ? "files" : "file", store_.last_error().c_str());
 }
 
 // ---- outputs ---------------------------------------------------------------------------------

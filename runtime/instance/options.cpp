@@ -267,11 +267,13 @@ bool parse_tpmstate(const std::string& text, Config& cfg, std::string& error) {
       }
       cfg.state_dir = std::string(u.substr(6));
     } else if (u.substr(0, 7) == "file://") {
-      error = "--tpmstate: backend-uri " + quoted(u) +
-              " is not supported: vtpmd keeps state only in a directory (dir://DIR)";
-      return false;
+      if (u.size() == 7 || u.back() == '/') {
+        error = "--tpmstate: backend-uri " + quoted(u) + " names no file";
+        return false;
+      }
+      cfg.state_file = std::string(u.substr(7));
     } else {
-      error = "--tpmstate: unknown backend-uri " + quoted(u) + " (expected dir://DIR)";
+      error = "--tpmstate: unknown backend-uri " + quoted(u) + " (expected dir://DIR or file://FILE)";
       return false;
     }
   } else {
@@ -534,8 +536,16 @@ bool build(const RawOptions& raw, const Environment& env, ParsedCommandLine& out
     out.action = Action::PrintStates;
     return true;
   }
+  if (raw.fold_journal) {
+    if (cfg.state_dir.empty() && cfg.state_file.empty()) {
+      error = "--fold-journal needs --tpmstate dir=… (or the TPM_PATH environment variable)";
+      return false;
+    }
+    out.action = Action::FoldJournal;
+    return true;
+  }
   out.action = Action::Run;
-  if (cfg.state_dir.empty()) {
+  if (cfg.state_dir.empty() && cfg.state_file.empty()) {
     error = "missing --tpmstate dir=… (or the TPM_PATH environment variable)";
     return false;
   }

@@ -16,7 +16,8 @@ std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 enum class Opt : uint8_t {
   Port, Fd, Terminate, Daemon, Server, Ctrl, Tpmstate, Tpm2, Log, Key, MigrationKey, Pwdfile, Pid,
-  Locality, Flags, Seccomp, PrintCapabilities, PrintStates, Help, Version, NotSupported
+  Locality, Flags, Seccomp, PrintCapabilities, PrintStates, FoldJournal, Help, Version,
+  NotSupported
 };
 
 struct OptionSpec {
@@ -45,6 +46,7 @@ constexpr std::array kOptions{
     OptionSpec{"seccomp", 0, true, Opt::Seccomp},
     OptionSpec{"print-capabilities", 0, false, Opt::PrintCapabilities},
     OptionSpec{"print-states", 0, false, Opt::PrintStates},
+    OptionSpec{"fold-journal", 0, false, Opt::FoldJournal},  // vtpmd's own
     OptionSpec{"help", 'h', false, Opt::Help},
     OptionSpec{"version", 'v', false, Opt::Version},
     // swtpm options (0.7.1 or later releases, or other interfaces) vtpmd refuses by name.
@@ -132,6 +134,7 @@ ScanResult apply(const OptionSpec& o, const char* arg, RawOptions& raw, std::str
     case Opt::Seccomp: raw.seccomp = arg; return ScanResult::Ok;
     case Opt::PrintCapabilities: raw.print_capabilities = true; return ScanResult::Ok;
     case Opt::PrintStates: raw.print_states = true; return ScanResult::Ok;
+    case Opt::FoldJournal: raw.fold_journal = true; return ScanResult::Ok;
     case Opt::Help: return ScanResult::Help;
     case Opt::Version: return ScanResult::Version;
     case Opt::NotSupported:

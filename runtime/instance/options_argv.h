@@ -17,7 +17,7 @@ struct RawOptions {
   std::optional<uint16_t> port_from_p;   // swtpm's -p sets TPM_PORT for --server type=tcp
   std::optional<int> data_fd;            // -f/--fd
   bool tpm2 = false, terminate = false, daemon = false;
-  bool print_capabilities = false, print_states = false;
+  bool print_capabilities = false, print_states = false, fold_journal = false;
 };
 
 enum class ScanResult : uint8_t { Ok, Error, Help, Version };

@@ -60,6 +60,7 @@ void expect_key(const char* what, const KeyConfig& want, const KeyConfig& got) {
 void expect_config(const Config& want, const Config& got) {
   EXPECT_EQ(want.tpm2, got.tpm2);
   EXPECT_EQ(want.state_dir, got.state_dir);
+  EXPECT_EQ(want.state_file, got.state_file);
   EXPECT_EQ(want.state_mode, got.state_mode);
   expect_channel("server", want.server, got.server);
   expect_channel("ctrl", want.ctrl, got.ctrl);
@@ -221,6 +222,28 @@ std::vector<Accepted> accepted_cases() {
          c.state_dir = "/var/lib/swtpm/vm1";
          c.tpm2 = true;
        }},
+
+      {"fold_journal",
+       {"socket", "--tpmstate", "dir=/var/lib/swtpm/vm1", "--tpm2", "--pwdfile", "/p",
+        "--fold-journal"},
+       {}, Action::FoldJournal,
+       [](Config& c) {
+         c.state_dir = "/var/lib/swtpm/vm1";
+         c.tpm2 = true;
+         c.key = key(KeySource::PwdFile, "/p");
+       }},
+      {"libvirt_file_backend",
+       {"socket", "--ctrl", "type=unixio,path=/run/s.sock,mode=0600", "--tpmstate",
+        "backend-uri=file:///var/lib/libvirt/swtpm/vm.img,mode=0600", "--tpm2"},
+       {}, Action::Run,
+       [](Config& c) {
+         c.ctrl = unix_path("/run/s.sock", 0600);
+         c.state_file = "/var/lib/libvirt/swtpm/vm.img";
+         c.state_mode = 0600;
+         c.tpm2 = true;
+       }},
+      {"fold_journal_tpm_path", {"socket", "--fold-journal"}, {"/tmp/tpm", nullptr},
+       Action::FoldJournal, [](Config& c) { c.state_dir = "/tmp/tpm"; }},
 
       // QEMU docs/specs/tpm.rst
       {"qemu_docs_tpm2",
@@ -710,11 +733,12 @@ std::vector<Refused> refused_cases() {
       {{"socket", "--tpmstate", "mode=0600"}, {}, "--tpmstate: needs dir= or backend-uri="},
       {{"socket", "--tpmstate", "dir=/a,backend-uri=dir:///b"}, {},
        "--tpmstate: give only one of dir=, backend-uri="},
-      {{"socket", "--tpmstate", "backend-uri=file:///var/lib/swtpm/tpm.img"}, {},
-       "--tpmstate: backend-uri 'file:///var/lib/swtpm/tpm.img' is not supported: vtpmd keeps "
-       "state only in a directory (dir://DIR)"},
+      {{"socket", "--tpmstate", "backend-uri=file://"}, {},
+       "--tpmstate: backend-uri 'file://' names no file"},
+      {{"socket", "--tpmstate", "backend-uri=file:///var/lib/swtpm/"}, {},
+       "--tpmstate: backend-uri 'file:///var/lib/swtpm/' names no file"},
       {{"socket", "--tpmstate", "backend-uri=nvram:x"}, {},
-       "--tpmstate: unknown backend-uri 'nvram:x' (expected dir://DIR)"},
+       "--tpmstate: unknown backend-uri 'nvram:x' (expected dir://DIR or file://FILE)"},
       {{"socket", "--tpmstate", "backend-uri=dir://"}, {},
        "--tpmstate: backend-uri 'dir://' names no directory"},
       {{"socket", "--tpmstate", "dir=/a,lock"}, {},
@@ -780,6 +804,8 @@ std::vector<Refused> refused_cases() {
       {run({"--seccomp", "none"}), {}, "--seccomp: unknown parameter 'none'"},
       // what needs all the options
       {{"socket", "--print-states"}, {"/tmp/tpm", nullptr}, "--print-states needs --tpmstate"},
+      {{"socket", "--fold-journal"}, {},
+       "--fold-journal needs --tpmstate dir=… (or the TPM_PATH environment variable)"},
       {{"socket", "--ctrl", "type=unixio,path=/c"}, {},
        "missing --tpmstate dir=… (or the TPM_PATH environment variable)"},
       {{"socket", "--ctrl", "type=unixio,path=/c"}, {"", nullptr},
@@ -813,12 +839,13 @@ INSTANTIATE_TEST_SUITE_P(Options, RefusedCommandLine, ::testing::ValuesIn(refuse
 // ---- texts ----------------------------------------------------------------------------------
 
 // swtpm 0.7.1 `socket --print-capabilities --tpm2`, observed (reference §3.3), without
-// "cmdarg-seccomp" and "nvram-backend-file".
+// "cmdarg-seccomp".
 TEST(Capabilities, Tpm2WithKeySizes) {
   EXPECT_EQ(
       "{ \"type\": \"swtpm\", \"features\": [ \"tpm-1.2\", \"tpm-2.0\", "
       "\"tpm-send-command-header\", \"flags-opt-startup\", \"cmdarg-key-fd\", \"cmdarg-pwd-fd\", "
-      "\"cmdarg-print-states\", \"nvram-backend-dir\", \"rsa-keysize-1024\", "
+      "\"cmdarg-print-states\", \"nvram-backend-dir\", \"nvram-backend-file\", "
+      "\"rsa-keysize-1024\", "
       "\"rsa-keysize-2048\", \"rsa-keysize-3072\" ], \"version\": \"0.7.1\" }",
       capabilities_json(true, {1024, 2048, 3072}));
 }
@@ -827,7 +854,8 @@ TEST(Capabilities, Tpm12HasNoKeySizes) {
   EXPECT_EQ(
       "{ \"type\": \"swtpm\", \"features\": [ \"tpm-1.2\", \"tpm-2.0\", "
       "\"tpm-send-command-header\", \"flags-opt-startup\", \"cmdarg-key-fd\", \"cmdarg-pwd-fd\", "
-      "\"cmdarg-print-states\", \"nvram-backend-dir\" ], \"version\": \"0.7.1\" }",
+      "\"cmdarg-print-states\", \"nvram-backend-dir\", \"nvram-backend-file\" ], "
+      "\"version\": \"0.7.1\" }",
       capabilities_json(false, {1024, 2048, 3072}));
 }
 
@@ -844,7 +872,8 @@ TEST(Usage, ListsWhatIsAcceptedAndNothingElse) {
   for (const char* opt :
        {"--tpmstate", "--ctrl", "--server", "--port", "--fd", "--terminate", "--daemon", "--tpm2",
         "--flags", "--pid", "--log", "--key", "--pwdfile", "--migration-key", "--locality",
-        "--print-capabilities", "--print-states", "--help", "--version", "TPM_PATH", "TPM_PORT"})
+        "--print-capabilities", "--print-states", "--fold-journal", "--help", "--version",
+        "TPM_PATH", "TPM_PORT"})
     EXPECT_NE(std::string::npos, u.find(opt)) << opt;
   // swtpm's tests: "--seccomp" in the help means "an active filter"; "cuse" means CUSE support.
   EXPECT_EQ(std::string::npos, u.find("seccomp"));

@@ -35,6 +35,12 @@ The following options are supported:
                  : directory of the TPM's state files; the TPM_PATH environment
                    variable is used when --tpmstate is not given; mode sets the
                    file mode bits of the state files (octal)
+--tpmstate backend-uri=file://<file>[,mode=0...]
+                 : all state in one file in swtpm's linear format (readable by
+                   swtpm's file:// back end, and the other way round); replaced
+                   atomically on every write, locked with <file>.lock; an absent
+                   or empty file is a fresh TPM, any other file must be a valid
+                   linear store (it is never formatted); no block devices
 --ctrl type=unixio,path=<path>[,mode=0...][,uid=<uid>][,gid=<gid>]
 --ctrl type=unixio,fd=<fd> | type=unixio,clientfd=<fd>
 --ctrl type=tcp,port=<port>[,bindaddr=<address>] | type=tcp,fd=<fd>
@@ -83,6 +89,11 @@ The following options are supported:
 --print-capabilities
                  : print the supported features as JSON and exit
 --print-states   : print the state blobs in --tpmstate as JSON and exit
+--fold-journal   : fold the journal that a vtpmd stopped without a clean exit
+                   (SIGKILL, crash, power loss) left in --tpmstate into swtpm's
+                   state files, then exit; afterwards swtpm can use the state;
+                   refused while a vtpmd or swtpm holds the state's lock; with
+                   --key/--pwdfile also checks that the files decode with it
 -h|--help        : print this text and exit
 -v|--version     : print the version and exit
 )";
@@ -93,11 +104,11 @@ std::string version_text() {
 }
 
 std::string capabilities_json(bool tpm2, const std::vector<unsigned>& rsa_key_sizes) {
-  // swtpm 0.7.1's order, without what vtpmd lacks: "cmdarg-seccomp" (no filter, see options.cpp)
-  // and "nvram-backend-file" (no file:// backend).
+  // swtpm 0.7.1's order, without what vtpmd lacks: "cmdarg-seccomp" (no filter, see options.cpp).
   std::vector<std::string> features = {
       "tpm-1.2",           "tpm-2.0",       "tpm-send-command-header", "flags-opt-startup",
       "cmdarg-key-fd",     "cmdarg-pwd-fd", "cmdarg-print-states",     "nvram-backend-dir",
+      "nvram-backend-file",
   };
   if (tpm2)
     for (unsigned bits : rsa_key_sizes) features.push_back("rsa-keysize-" + std::to_string(bits));

@@ -14,7 +14,6 @@ namespace vtpm::store {
 namespace {
 
 constexpr int kMaxEintr = 100;
-constexpr char kLockName[] = ".lock";
 
 template <class F>
 auto retry_eintr(F f) {
@@ -72,16 +71,16 @@ bool StateDir::lock(std::string& err) {
     return false;
   }
   lock_fd_ = retry_eintr([&] {
-    return ::openat(dir_fd_, kLockName, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+    return ::openat(dir_fd_, lock_name_.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
                     0600);
   });
   if (lock_fd_ < 0) {
-    err = "could not open " + path_ + "/.lock: " + errno_text();
+    err = "could not open " + path_ + "/" + lock_name_ + ": " + errno_text();
     return false;
   }
   struct stat st {};
   if (::fstat(lock_fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-    err = path_ + "/.lock is not a regular file";
+    err = path_ + "/" + lock_name_ + " is not a regular file";
     close_fd(lock_fd_);
     return false;
   }
@@ -104,7 +103,8 @@ bool StateDir::lock(std::string& err) {
     struct flock who {};
     who.l_type = F_WRLCK;
     who.l_whence = SEEK_SET;
-    err = "state directory " + path_ + " is locked by another process";
+    err = (lock_name_ == ".lock" ? "state directory " + path_ : path_ + "/" + lock_name_) +
+          " is locked by another process";
     // A process lock (swtpm's) names its owner; an OFD lock (another vtpmd's) has l_pid -1.
     if (::fcntl(lock_fd_, get_cmd, &who) == 0 && who.l_type != F_UNLCK && who.l_pid > 0) {
       err += " (pid " + std::to_string(who.l_pid) + ")";
@@ -112,7 +112,7 @@ bool StateDir::lock(std::string& err) {
     err += "; is another vtpmd or swtpm using it?";
   } else {
     errno = saved;
-    err = "could not lock " + path_ + "/.lock: " + errno_text();
+    err = "could not lock " + path_ + "/" + lock_name_ + ": " + errno_text();
   }
   close_fd(lock_fd_);
   return false;

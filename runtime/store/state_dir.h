@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/secret.h"
@@ -36,6 +37,8 @@ class StateDir {
   // StateDir) holds it, naming the holder's pid when it is a process lock (swtpm's). Locking
   // twice is a no-op; the lock goes with unlock() or when every copy of its fd is closed.
   bool lock(std::string& err);
+  // The lock file's name (".lock"); the file:// back end locks "<file>.lock" beside its file.
+  void set_lock_name(std::string name) { lock_name_ = std::move(name); }
   void unlock();
   bool locked() const { return lock_fd_ >= 0; }
 
@@ -66,6 +69,7 @@ class StateDir {
   int lock_fd_ = -1;
   uint32_t mode_ = kDefaultMode;
   std::string path_;
+  std::string lock_name_ = ".lock";
 };
 
 }  // namespace vtpm::store

@@ -52,7 +52,13 @@ StateStore::StateStore(StateDir& dir, engine::TpmVersion version, Crypto& crypto
       journal_(dir, crypto, version == engine::TpmVersion::Tpm2 ? "tpm2-00.journal"
                                                                 : "tpm-00.journal") {}
 
-std::string StateStore::journal_name() const { return journal_.name(); }
+StateStore::StateStore(LinearFile& file, engine::TpmVersion version, Crypto& crypto,
+                       std::string identity)
+    : StateStore(file.dir(), version, crypto, std::move(identity)) {
+  linear_ = &file;
+}
+
+std::string StateStore::journal_name() const { return linear_ != nullptr ? "" : journal_.name(); }
 
 bool StateStore::snapshot_base(size_t k, Journal::Base& out, std::string& err) {
   out = Journal::Base();
@@ -79,6 +85,15 @@ bool StateStore::ensure_journal() {
   if (journal_ready_) return true;
   if (!ensure_locked()) return false;
   std::string err;
+  if (linear_ != nullptr) {  // no journal: the file itself, read and checked once
+    if (!linear_->load(err)) {
+      journal_error_ = err;  // a file that does not parse stays refused, and is never written
+      last_error_ = err;
+      return false;
+    }
+    journal_ready_ = true;
+    return true;
+  }
   if (!journal_.open(err)) {
     journal_error_ = err;
     last_error_ = err;
@@ -140,6 +155,7 @@ bool StateStore::compact_journal(bool delete_journal, std::string& err) {
 }
 
 bool StateStore::append(size_t k, bool removed, Bytes image, std::string& err) {
+  if (linear_ != nullptr) return removed ? linear_->clear(k, err) : linear_->put(k, image, err);
   // The first write of a process without a journal goes straight to the snapshot file (new file,
   // fsync, rename, directory fsync): an instance that starts, writes once at Startup and serves
   // reads never pays for creating the 1 MiB journal, which is what its spawn time would show. The
@@ -200,6 +216,25 @@ bool StateStore::compact() {
   return true;
 }
 
+bool StateStore::fold_leftover_journal(bool& folded) {
+  folded = false;
+  last_error_.clear();
+  if (!ensure_locked()) return false;
+  if (linear_ != nullptr) return true;  // a linear file keeps no journal
+  uint64_t size = 0;
+  std::string err;
+  switch (dir_.size_of(journal_.name(), size, err)) {
+    case FileStatus::Absent: return true;
+    case FileStatus::Error:
+      last_error_ = err;
+      return false;
+    case FileStatus::Ok: break;
+  }
+  if (!compact()) return false;
+  folded = true;
+  return true;
+}
+
 bool StateStore::set_key(const SecretKey& raw, std::string& err) {
   key_.raw.clear();
   key_.gcm.clear();
@@ -242,13 +277,20 @@ LoadStatus StateStore::load(BlobKind kind, std::vector<uint8_t>& out) {
   std::string err;
   const Journal::Latest& l = journal_.latest(k);
   std::string where = "state file " + name;
-  if (l.has && l.removed) {
+  if (linear_ != nullptr) {
+    const std::vector<uint8_t>* slot = linear_->blob(k);
+    if (slot == nullptr) {
+      durable_known_[k] = false;
+      return LoadStatus::Absent;
+    }
+    where = "file:// state " + linear_->path() + " (" + blob_label(kind) + ")";
+    file = *slot;
+  } else if (l.has && l.removed) {
     durable_known_[k] = false;
     return LoadStatus::Absent;
-  }
-  if (l.has) {
+  } else if (l.has) {
     where += " (journal record " + std::to_string(l.sequence) + ")";
-  } else {
+  } else {  // the snapshot file
     switch (dir_.read(name, file, err)) {
       case FileStatus::Absent: durable_known_[k] = false; return LoadStatus::Absent;
       case FileStatus::Error:
@@ -258,7 +300,8 @@ LoadStatus StateStore::load(BlobKind kind, std::vector<uint8_t>& out) {
     }
   }
   DecodedState st;
-  const BlobError e = decode_state_file(crypto_, l.has ? Bytes(l.image) : Bytes(file),
+  const bool from_journal = linear_ == nullptr && l.has;
+  const BlobError e = decode_state_file(crypto_, from_journal ? Bytes(l.image) : Bytes(file),
                                         has_key() ? &key_ : nullptr, binding(kind), st, err);
   if (e != BlobError::None) {
     last_error_ = where + ": " + err;
@@ -329,6 +372,17 @@ bool StateStore::remove(BlobKind kind, bool must_exist) {
   const size_t k = index(kind);
   const std::string name = file_name(kind);
   std::string err;
+  if (linear_ != nullptr) {
+    const bool there = linear_->blob(k) != nullptr;
+    if (!there && must_exist) last_error_ = name + " does not exist";
+    if (!there) return !must_exist;
+    durable_known_[k] = false;
+    if (!append(k, true, Bytes(), err)) {
+      last_error_ = err;
+      return false;
+    }
+    return true;
+  }
   const Journal::Latest& l = journal_.latest(k);
   bool file_present = false;
   uint64_t size = 0;
@@ -385,6 +439,14 @@ uint32_t StateStore::decode_migration_blob(BlobKind kind, const uint8_t* blob, u
 
 bool StateStore::list(std::vector<StoredBlob>& out, std::string& err) const {
   out.clear();
+  if (linear_ != nullptr) {  // swtpm prints a slot's data_length
+    if (!linear_->load(err)) return false;
+    for (BlobKind kind : kKinds) {
+      const std::vector<uint8_t>* slot = linear_->blob(index(kind));
+      if (slot != nullptr) out.push_back(StoredBlob{kind, file_name(kind), blob_label(kind), slot->size()});
+    }
+    return true;
+  }
   for (BlobKind kind : kKinds) {
     uint64_t size = 0;
     const std::string name = file_name(kind);

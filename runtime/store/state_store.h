@@ -22,6 +22,7 @@
 #include "store/blob_codec.h"
 #include "store/crypto.h"
 #include "store/journal.h"
+#include "store/linear_file.h"
 #include "store/state_dir.h"
 
 namespace vtpm::store {
@@ -37,6 +38,10 @@ class StateStore final : public engine::NvBackend {
  public:
   // `dir` must be open and outlive the store. `identity` ("" = none) is bound into sealed files.
   StateStore(StateDir& dir, engine::TpmVersion version, Crypto& crypto, std::string identity);
+  // The same over swtpm's linear file (backend-uri=file://, linear_file.h): each blob is a slot
+  // holding the bytes its state file would hold; there is no journal (every write replaces the
+  // file durably), so compact() and fold_leftover_journal() have nothing to do.
+  StateStore(LinearFile& file, engine::TpmVersion version, Crypto& crypto, std::string identity);
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
@@ -58,10 +63,16 @@ class StateStore final : public engine::NvBackend {
   // at a clean stop (CMD_SHUTDOWN, CMD_STOP, SIGTERM); later stores start a new journal. False
   // (with last_error()) when the journal is damaged or a write fails; nothing is lost then.
   bool compact();
+  // A journal left in the directory by a process that did not stop cleanly (SIGKILL, a crash,
+  // power loss) is folded into the snapshot files and deleted (compact()), so that the directory
+  // is swtpm's again. vtpmd calls it before it serves, and `vtpmd socket --fold-journal` offline.
+  // `folded` says whether there was a journal. False with last_error(): the lock is held by
+  // another process, or the journal is damaged or does not follow the files (nothing changed).
+  bool fold_leftover_journal(bool& folded);
   // For tests and benchmarks: journal writes so far (records and headers) and compactions.
   uint64_t journal_writes() const { return journal_.writes(); }
   uint64_t compactions() const { return compactions_; }
-  std::string journal_name() const;
+  std::string journal_name() const;  // "" for a linear file
 
   // The process's first write goes to the snapshot file itself when there is no journal yet
   // (vtpmd: start-up then writes once without creating the journal); the journal begins with the
@@ -103,6 +114,7 @@ class StateStore final : public engine::NvBackend {
   Binding binding(engine::BlobKind kind) const;
 
   StateDir& dir_;
+  LinearFile* linear_ = nullptr;  // backend-uri=file://: the blobs live there, not in dir_
   engine::TpmVersion version_;
   Crypto& crypto_;
   std::string identity_;

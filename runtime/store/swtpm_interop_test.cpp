@@ -143,8 +143,20 @@ class Swtpm {
     return r == 0 && exit_ == 0;
   }
   // Runs it until it exits by itself (it is expected to fail at start).
+  // swtpm creates its sockets while parsing options, before it fails at start-up, so a control
+  // socket does not mean it runs: it counts as running only if it has not exited by kStopMs.
   int run_expecting_exit(bool tpm2, const std::vector<std::string>& extra) {
     if (start(tpm2, extra)) {
+      const int64_t deadline = now_ms() + kStopMs;
+      int status = 0;
+      while (now_ms() < deadline) {
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          exit_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+          return exit_;
+        }
+        sleep_ms(10);
+      }
       shutdown();
       return 0;
     }
@@ -488,6 +500,8 @@ TEST_F(Interop, LockExcludesSwtpmBothWays) {
   // swtpm holds the directory: we are refused, and told its pid.
   Swtpm sw(state);
   ASSERT_TRUE(sw.start(true, {})) << sw.log();
+  // Its socket exists before it locks (at TPM init): an answered control command comes after.
+  ASSERT_EQ(sw.ioctl({"-g"}), 0) << sw.log();
   {
     StateDir dir;
     std::string err;

@@ -23,8 +23,7 @@
 #include "instance/options.h"
 #include "store/key.h"
 #include "store/openssl_crypto.h"
-#include "store/state_dir.h"
-#include "store/state_store.h"
+#include "store/state_open.h"
 #include "transports/swtpm/server.h"
 
 namespace {
@@ -76,23 +75,18 @@ int print_capabilities(const Config& cfg) {
 }
 
 int print_states(const Config& cfg) {
-  if (cfg.state_dir.empty()) return fail("--print-states needs --tpmstate dir= (or TPM_PATH)");
-  store::StateDir dir;
-  std::string err;
-  if (!dir.open(cfg.state_dir, cfg.state_mode.value_or(0600), err)) return fail(err);
   store::OpensslCrypto crypto;
-  store::StateStore states(dir, cfg.tpm2 ? engine::TpmVersion::Tpm2 : engine::TpmVersion::Tpm12,
-                           crypto, cfg.instance_id);
-  std::vector<store::StoredBlob> blobs;
-  if (!states.list(blobs, err)) return fail(err);
-  // swtpm 0.7.1's one-line format (reference/swtpm-qemu.md §3.3).
-  std::string out = "{ \"type\": \"swtpm\", \"states\": [";
-  for (size_t i = 0; i < blobs.size(); ++i) {
-    out += i ? ", " : " ";
-    out += "{\"name\": \"" + blobs[i].label + "\", \"size\": " + std::to_string(blobs[i].file_size) + "}";
-  }
-  out += blobs.empty() ? "] }" : " ] }";
-  std::printf("%s\n", out.c_str());
+  std::string json, err;
+  if (!store::print_states_json(cfg, crypto, json, err)) return fail(err);
+  std::printf("%s\n", json.c_str());
+  return 0;
+}
+
+int fold_journal(const Config& cfg) {
+  store::OpensslCrypto crypto;
+  std::string report, err;
+  if (!store::fold_journal_offline(cfg, crypto, report, err)) return fail("--fold-journal: " + err);
+  std::printf("%s\n", report.c_str());
   return 0;
 }
 
@@ -171,6 +165,7 @@ int main(int argc, char** argv) {
     case Action::Version: std::printf("%s\n", instance::version_text().c_str()); return 0;
     case Action::PrintCapabilities: return print_capabilities(cfg);
     case Action::PrintStates: return print_states(cfg);
+    case Action::FoldJournal: return fold_journal(cfg);
     case Action::Run: break;
   }
 
@@ -178,21 +173,20 @@ int main(int argc, char** argv) {
 
   instance::Log log;
   if (!log.open(cfg.log_file, cfg.log_fd, cfg.log_level, cfg.log_prefix, cfg.log_truncate, err)) return fail(err);
-  if (cfg.state_dir.empty()) return fail("missing --tpmstate dir=… (or the TPM_PATH environment variable)");
-
-  store::StateDir dir;
-  if (!dir.open(cfg.state_dir, cfg.state_mode.value_or(0600), err)) return fail(err);
-  if (!dir.lock(err)) return fail(err);
-
   store::OpensslCrypto crypto;
+  store::OpenedState state;
+  if (!state.open(cfg, crypto, true, err)) return fail(err);
   store::SecretKey key, migration_key;
   if (!store::load_key(crypto, cfg.key, key, err)) return fail("--key: " + err);
   if (!store::load_key(crypto, cfg.migration_key, migration_key, err))
     return fail("--migration-key: " + err);
 
   const auto version = cfg.tpm2 ? engine::TpmVersion::Tpm2 : engine::TpmVersion::Tpm12;
-  store::StateStore states(dir, version, crypto, cfg.instance_id);
+  store::StateStore& states = state.store();
   if (!key.empty() && !states.set_key(key, err)) return fail("--key: " + err);
+  bool folded = false;  // a journal left by a crash: swtpm's files again before serving
+  if (!states.fold_leftover_journal(folded)) return fail(state.where() + ": " + states.last_error());
+  if (folded) log.info(1, "vtpmd: folded %s, left by an unclean stop, into the state files", states.journal_name().c_str());
   states.set_first_write_direct(true);  // spawn to first answer: see StateStore
 
   key.clear();
