@@ -22,6 +22,7 @@
 #include "store/openssl_crypto.h"
 #include "store/state_dir.h"
 #include "store/state_store.h"
+#include "transports/vtpmd/sandbox.h"
 
 namespace {
 
@@ -147,6 +148,8 @@ int main(int argc, char** argv) {
   }
 
   if (!use_kernel_random()) return fail("could not install the kernel random source");
+  sandbox::User runas;  // looked up now, so that an unknown user fails before anything is opened
+  if (!cfg.runas.empty() && !sandbox::resolve_user(cfg.runas, runas, err)) return fail(err);
 
   instance::Log log;
   if (!log.open(cfg.log_file, cfg.log_fd, cfg.log_level, cfg.log_prefix, cfg.log_truncate, err)) return fail(err);
@@ -176,6 +179,8 @@ int main(int argc, char** argv) {
   if (!vtpm.open_channels(err)) return fail(err);
   if (cfg.daemon && !daemonize(err)) return fail(err);
   if (!vtpm.write_pid_file(err)) return fail(err);
+  if (!cfg.runas.empty() && !sandbox::drop_to_user(runas, err)) return fail(err);
+  if (!sandbox::install_seccomp(cfg.seccomp, err)) return fail(err);  // last, just before serving
   log.info(1, "vtpmd: serving (%s)", cfg.tpm2 ? "TPM 2.0" : "TPM 1.2");
   return vtpm.run();
 }
