@@ -172,8 +172,7 @@ int main(int argc, char** argv) {
 
   key.clear();
   engine::Engine tpm(version, states);
-  if (log.fd() >= 0 && cfg.log_level >= 5)
-    engine::Engine::set_debug(log.fd(), cfg.log_level - 4, cfg.log_prefix.c_str());
+  if (auto d = log.libtpms_debug(); d.fd >= 0) engine::Engine::set_debug(d.fd, d.level, d.prefix.c_str());
 
   instance::Instance vtpm(cfg, tpm, states, log, migration_key.bytes());
   if (!vtpm.open_channels(err)) return fail(err);
