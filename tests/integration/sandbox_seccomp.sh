@@ -3,8 +3,9 @@
 # probes it (tests/common has_seccomp_support, _test_tpm2_probe's check_seccomp_profile): --help
 # names --seccomp, --print-capabilities has "cmdarg-seccomp" where swtpm has it, a daemon started
 # the way run_swtpm starts it runs with "Seccomp: 2" in /proc/PID/status and still serves real
-# clients (state-writing NV commands included), action=log also filters, action=none gives
-# "Seccomp: 0", and SIGTERM and CMD_SHUTDOWN end it with status 0, never by SIGSYS (159).
+# clients (state-writing NV commands included), so does libvirt's command line, action=log also
+# filters, action=none gives "Seccomp: 0", and SIGTERM and CMD_SHUTDOWN end it with status 0,
+# never by SIGSYS (159).
 source "$(dirname "$0")/lib.sh"
 it_init "$@"
 
@@ -89,6 +90,17 @@ ok "nvread after restart" tpm2_nvread 0x1500016 -C o -s 32 -o nv.out2
 assert_eq "NV contents after restart" "$(file_hex nv.in)" "$(file_hex nv.out2)"
 kill -TERM "$pid"
 expect_exit "$pid" 0 "SIGTERM under the filter"
+
+step "libvirt's command line: Seccomp: 2 too"
+mkdir -p "$IT_TMP/libvirt"
+CTRL_SOCK=$IT_TMP/libvirt/ctrl.sock
+start_unix_daemon "$IT_TMP/libvirt.out" "$CTRL_SOCK" -- socket --ctrl "type=unixio,path=$CTRL_SOCK,mode=0600" \
+  --tpmstate "dir=$IT_TMP/libvirt,mode=0600" --log "file=$IT_TMP/libvirt/tpm.log" --terminate --tpm2
+pid=$DAEMON_PID
+assert_eq "Seccomp (libvirt's line)" 2 "$(seccomp_field "$pid")"
+ok "CMD_INIT" swtpm_ioctl --unix "$CTRL_SOCK" -i
+ok "CMD_SHUTDOWN" swtpm_ioctl --unix "$CTRL_SOCK" -s
+expect_exit "$pid" 0 "CMD_SHUTDOWN (libvirt's line)"
 
 step "action=log: the filter is installed, calls outside it are only logged"
 start_probe_daemon log --seccomp action=log --flags not-need-init,startup-clear

@@ -1,7 +1,7 @@
-// sandbox: the seccomp allow-list and the --runas drop (sandbox.h). The list is what strace -f
-// counted over the whole integration tier (tests/integration/*.sh and swtpm_setup through vtpmd)
-// after the filter's install point, grouped by who makes the call; README.md in this folder says
-// how to measure it again.
+// sandbox: the seccomp allow-list and the --runas drop (sandbox.h). The list is what strace -ff
+// counted over the whole integration tier (tests/integration/*.sh, swtpm_setup through vtpmd, the
+// bad-input tables) after the filter's install point, grouped by who makes the call;
+// measure_syscalls.sh in this folder measures it again.
 #include "transports/vtpmd/sandbox.h"
 
 #include <grp.h>
@@ -144,7 +144,8 @@ int add_rule(scmp_filter_ctx ctx, const Rule& r, pid_t self) {
       constexpr scmp_datum_t kCmd = 0xffffffffu & ~static_cast<scmp_datum_t>(FUTEX_PRIVATE_FLAG |
                                                                            FUTEX_CLOCK_REALTIME);
       for (scmp_datum_t op : {FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET}) {
-        int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r.nr, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, kCmd, op));
+        int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r.nr, 1,
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, kCmd, op));
         if (rc < 0) return rc;
       }
       return 0;
