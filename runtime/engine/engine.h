@@ -90,8 +90,9 @@ class Engine {
   std::string info(uint32_t flags) const;
 
   // Routes libtpms' own debug output (TPMLIB_SetDebugFD/Level/Prefix; process-global) to `fd`,
-  // for --log level >= 5 (reference/swtpm-qemu.md §7.12). With fd -1 debug output is off, but
-  // libtpms still writes its error lines (e.g. "Entering failure mode") to stderr.
+  // as instance::Log::libtpms_debug() maps --log (reference/swtpm-qemu.md §7.12). With fd -1 debug
+  // output is off, but libtpms still writes its error lines ("Entering failure mode") to stderr;
+  // with an fd and level 0 only those go to `fd`.
   static void set_debug(int fd, unsigned level, const char* prefix);
 
  private:

@@ -45,6 +45,9 @@ struct KeyConfig {
 
 enum class Startup : uint8_t { None, Clear, State, Deactivated };
 
+// --seccomp action=: what a system call outside vtpmd's allow-list does (transports/vtpmd/sandbox.h).
+enum class SeccompAction : uint8_t { Kill, Log, None };
+
 struct Config {
   bool tpm2 = false;             // without --tpm2: TPM 1.2, as swtpm
   std::string state_dir;         // --tpmstate dir= / backend-uri=dir:// / env TPM_PATH
@@ -67,7 +70,8 @@ struct Config {
   bool allow_set_locality = false;
   bool terminate = false;        // -t/--terminate: exit when the data connection closes
   bool daemon = false;           // -d/--daemon
-  std::string seccomp_action;    // --seccomp action= (accepted; see options.cpp)
+  SeccompAction seccomp = SeccompAction::Kill;  // --seccomp action=; kill by default, as swtpm
+  std::string runas;             // -r/--runas USER: a name or a uid ("" = keep the current user)
   std::string instance_id;       // --vmid-style identity bound into sealed blobs ("" = none)
 };
 

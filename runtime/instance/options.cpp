@@ -6,10 +6,8 @@
 // - values are strict: unknown, unsupported, repeated or irrelevant keys are refused, numbers are
 //   decimal without garbage and range-checked, ports are 1-65535, modes are octal <= 0777;
 // - options swtpm has but vtpmd does not implement are refused by name (options_argv.cpp);
-// - --seccomp action=none is accepted and means what it says (vtpmd installs no filter);
-//   action=kill|log are refused. --help does not mention --seccomp and --print-capabilities has no
-//   "cmdarg-seccomp": swtpm's tests read --seccomp in the help as "an active filter is installed"
-//   (tests/common has_seccomp_support, _test_tpm2_probe checks "Seccomp: 2");
+// - --seccomp action=kill|log|none as swtpm (default kill), but the filter is an allow-list
+//   (transports/vtpmd/sandbox.h); -r/--runas USER is looked up and applied at start-up by main();
 // - --pwdfile P (a swtpm_setup option, not a swtpm one) is accepted as --key pwdfile=P;
 // - uid=/gid= of unix sockets are accepted (number or name) for the transport to chown;
 // - a run needs a state directory, and a control channel unless the data channel is used with
@@ -456,21 +454,18 @@ bool parse_seccomp(const std::string& text, Config& cfg, std::string& error) {
   kv::Values v;
   if (!v.parse("--seccomp", text, kSeccompKeys, error)) return false;
   const std::string* action = v.get("action");
-  if (action == nullptr) {
-    error = "--seccomp: needs action=none (vtpmd installs no seccomp filter)";
+  // swtpm 0.7.1: action= defaults to kill; log is SCMP_ACT_LOG (the kernel logs, the call runs).
+  if (action == nullptr || *action == "kill") {
+    cfg.seccomp = SeccompAction::Kill;
+  } else if (*action == "log") {
+    cfg.seccomp = SeccompAction::Log;
+  } else if (*action == "none") {
+    cfg.seccomp = SeccompAction::None;
+  } else {
+    error = "--seccomp: unknown action " + quoted(*action) + " (expected none, kill or log)";
     return false;
   }
-  if (*action == "none") {
-    cfg.seccomp_action = "none";
-    return true;
-  }
-  if (*action == "kill" || *action == "log") {
-    error = "--seccomp: action=" + *action +
-            " is not supported: vtpmd installs no seccomp filter (only action=none is accepted)";
-    return false;
-  }
-  error = "--seccomp: unknown action " + quoted(*action) + " (expected none)";
-  return false;
+  return true;
 }
 
 // Pass 2 and the checks that need all options.
@@ -515,6 +510,14 @@ bool build(const RawOptions& raw, const Environment& env, ParsedCommandLine& out
   }
   if (raw.locality && !parse_locality(*raw.locality, cfg, error)) return false;
   if (raw.seccomp && !parse_seccomp(*raw.seccomp, cfg, error)) return false;
+  if (raw.runas) {
+    // The user is looked up when vtpmd starts (transports/vtpmd/sandbox.h), as swtpm does.
+    if (raw.runas->empty()) {
+      error = "--runas: needs a user name or a uid";
+      return false;
+    }
+    cfg.runas = *raw.runas;
+  }
 
   // TPM_ST_DEACTIVATED exists only in TPM 1.2 (swtpm: "TPM 2 does not support startup
   // deactivated").

@@ -28,8 +28,8 @@ bool parse_command_line(int argc, char** argv, const Environment& env, ParsedCom
 // The same, reading the process environment.
 bool parse_command_line(int argc, char** argv, ParsedCommandLine& out, std::string& error);
 
-// --help: what vtpmd accepts, ending in a newline. Never mentions --seccomp (swtpm's tests take
-// "--seccomp" in the help as a promise of an active filter) nor cuse.
+// --help: what vtpmd accepts, ending in a newline. Mentions --seccomp, which swtpm's tests take as
+// a promise of an active filter ("Seccomp: 2"), and never cuse.
 std::string usage_text();
 // --version, one line without newline: "TPM emulator version 0.7.1, vtpmd <version>".
 std::string version_text();

@@ -16,7 +16,7 @@ std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 enum class Opt : uint8_t {
   Port, Fd, Terminate, Daemon, Server, Ctrl, Tpmstate, Tpm2, Log, Key, MigrationKey, Pwdfile, Pid,
-  Locality, Flags, Seccomp, PrintCapabilities, PrintStates, FoldJournal, Help, Version,
+  Locality, Flags, Seccomp, RunAs, PrintCapabilities, PrintStates, FoldJournal, Help, Version,
   NotSupported
 };
 
@@ -44,13 +44,13 @@ constexpr std::array kOptions{
     OptionSpec{"locality", 0, true, Opt::Locality},
     OptionSpec{"flags", 0, true, Opt::Flags},
     OptionSpec{"seccomp", 0, true, Opt::Seccomp},
+    OptionSpec{"runas", 'r', true, Opt::RunAs},
     OptionSpec{"print-capabilities", 0, false, Opt::PrintCapabilities},
     OptionSpec{"print-states", 0, false, Opt::PrintStates},
     OptionSpec{"fold-journal", 0, false, Opt::FoldJournal},  // vtpmd's own
     OptionSpec{"help", 'h', false, Opt::Help},
     OptionSpec{"version", 'v', false, Opt::Version},
     // swtpm options (0.7.1 or later releases, or other interfaces) vtpmd refuses by name.
-    OptionSpec{"runas", 'r', true, Opt::NotSupported},
     OptionSpec{"chroot", 'R', true, Opt::NotSupported},
     OptionSpec{"migration", 0, true, Opt::NotSupported},
     OptionSpec{"vtpm-proxy", 0, false, Opt::NotSupported},
@@ -132,6 +132,7 @@ ScanResult apply(const OptionSpec& o, const char* arg, RawOptions& raw, std::str
     case Opt::Locality: raw.locality = arg; return ScanResult::Ok;
     case Opt::Flags: raw.flags = arg; return ScanResult::Ok;
     case Opt::Seccomp: raw.seccomp = arg; return ScanResult::Ok;
+    case Opt::RunAs: raw.runas = arg; return ScanResult::Ok;
     case Opt::PrintCapabilities: raw.print_capabilities = true; return ScanResult::Ok;
     case Opt::PrintStates: raw.print_states = true; return ScanResult::Ok;
     case Opt::FoldJournal: raw.fold_journal = true; return ScanResult::Ok;

@@ -12,7 +12,7 @@ namespace vtpm::instance::argscan {
 // What pass 1 collects: the last value of each option, as swtpm keeps the last optarg.
 struct RawOptions {
   std::optional<std::string> server, ctrl, tpmstate, log, key, migration_key, pwdfile, pid,
-      locality, flags, seccomp;
+      locality, flags, seccomp, runas;
   const char* server_from = "--server";  // "--port" when -p gave the --server value
   std::optional<uint16_t> port_from_p;   // swtpm's -p sets TPM_PORT for --server type=tcp
   std::optional<int> data_fd;            // -f/--fd

@@ -79,7 +79,8 @@ void expect_config(const Config& want, const Config& got) {
   EXPECT_EQ(want.allow_set_locality, got.allow_set_locality);
   EXPECT_EQ(want.terminate, got.terminate);
   EXPECT_EQ(want.daemon, got.daemon);
-  EXPECT_EQ(want.seccomp_action, got.seccomp_action);
+  EXPECT_EQ(want.seccomp, got.seccomp);
+  EXPECT_EQ(want.runas, got.runas);
   EXPECT_EQ(want.instance_id, got.instance_id);
 }
 
@@ -357,11 +358,11 @@ std::vector<Accepted> accepted_cases() {
          c.pid_file = "/tmp/d/swtpm.pid";
          c.state_dir = "/tmp/d";
        }},
-      // tests/test_ctrlchannel (its --runas is refused; owner as numbers and as names)
-      {"ctrlchannel_fd_pidfd_owner",
+      // tests/test_ctrlchannel as root (--runas nobody; owner as numbers and as names)
+      {"ctrlchannel_fd_pidfd_owner_runas",
        {"socket", "--fd", "100", "--tpmstate", "dir=/tmp/d", "--pid", "fd=101", "--ctrl",
         "type=unixio,path=/tmp/d/ctrl.sock,mode=0660,uid=0,gid=root", "--log",
-        "file=/tmp/d/log,level=20", "--daemon"},
+        "file=/tmp/d/log,level=20", "--daemon", "--runas", "nobody"},
        {}, Action::Run,
        [](Config& c) {
          c.server = with_fd(Endpoint::TcpFd, 100);
@@ -374,6 +375,7 @@ std::vector<Accepted> accepted_cases() {
          c.log_file = "/tmp/d/log";
          c.log_level = 20;
          c.daemon = true;
+         c.runas = "nobody";
        }},
       // tests/test_tpm2_ctrlchannel2
       {"ctrlchannel2_startup_clear",
@@ -449,11 +451,39 @@ std::vector<Accepted> accepted_cases() {
          c.ctrl = unix_path("/c");
          c.reject_locality4 = true;
          c.allow_set_locality = true;
-         c.seccomp_action = "none";
+         c.seccomp = SeccompAction::None;
          c.log_file = "/l";
          c.log_prefix = "vm1:";
          c.log_truncate = true;
          c.log_level = 1;
+       }},
+      // --seccomp as swtpm 0.7.1: kill by default and when action= is left out; log; -r USER
+      {"seccomp_kill_runas_short",
+       {"socket", "--tpmstate", "dir=/d", "--ctrl", "type=unixio,path=/c", "--seccomp",
+        "action=kill", "-r", "tss"},
+       {}, Action::Run,
+       [](Config& c) {
+         c.state_dir = "/d";
+         c.ctrl = unix_path("/c");
+         c.runas = "tss";
+       }},
+      {"seccomp_log_runas_uid",
+       {"socket", "--tpmstate", "dir=/d", "--ctrl", "type=unixio,path=/c", "--seccomp",
+        "action=log", "--runas=65534"},
+       {}, Action::Run,
+       [](Config& c) {
+         c.state_dir = "/d";
+         c.ctrl = unix_path("/c");
+         c.seccomp = SeccompAction::Log;
+         c.runas = "65534";
+       }},
+      {"seccomp_without_action_is_kill",
+       {"socket", "--tpmstate", "dir=/d", "--ctrl", "type=unixio,path=/c", "--seccomp",
+        "action=none", "--seccomp", ""},
+       {}, Action::Run,
+       [](Config& c) {
+         c.state_dir = "/d";
+         c.ctrl = unix_path("/c");
        }},
       {"bindaddr_ipv6_and_tcp_ctrl_fd",
        {"socket", "--tpmstate", "dir=/d", "--server", "type=tcp,port=2321,bindaddr=::1",
@@ -610,9 +640,9 @@ std::vector<Refused> refused_cases() {
       {{"cuse", "--help"}, {}, "Unsupported TPM interface type 'cuse'."},
       {{"sockets"}, {}, "Unsupported TPM interface type 'sockets'."},
       // swtpm options vtpmd does not implement
-      {run({"--runas", "tss"}), {}, "option '--runas' is not supported"},
-      {run({"-r", "tss"}), {}, "option '--runas' is not supported"},
-      {run({"--runas=tss"}), {}, "option '--runas' is not supported"},
+      {run({"--runas"}), {}, "option '--runas' requires an argument"},
+      {run({"-r"}), {}, "option requires an argument -- 'r'"},
+      {run({"--runas="}), {}, "--runas: needs a user name or a uid"},
       {run({"--chroot", "/var/empty"}), {}, "option '--chroot' is not supported"},
       {run({"-R", "/var/empty"}), {}, "option '--chroot' is not supported"},
       {run({"--migration", "incoming"}), {}, "option '--migration' is not supported"},
@@ -794,13 +824,8 @@ std::vector<Refused> refused_cases() {
       // --locality, --seccomp
       {{"socket", "--locality", "reject-locality-5"}, {},
        "--locality: unknown parameter 'reject-locality-5'"},
-      {run({"--seccomp", "action=kill"}), {},
-       "--seccomp: action=kill is not supported: vtpmd installs no seccomp filter (only "
-       "action=none is accepted)"},
-      {run({"--seccomp", "action=log"}), {},
-       "--seccomp: action=log is not supported: vtpmd installs no seccomp filter (only "
-       "action=none is accepted)"},
-      {run({"--seccomp", "action=trap"}), {}, "--seccomp: unknown action 'trap' (expected none)"},
+      {run({"--seccomp", "action=trap"}), {},
+       "--seccomp: unknown action 'trap' (expected none, kill or log)"},
       {run({"--seccomp", "none"}), {}, "--seccomp: unknown parameter 'none'"},
       // what needs all the options
       {{"socket", "--print-states"}, {"/tmp/tpm", nullptr}, "--print-states needs --tpmstate"},
@@ -838,13 +863,13 @@ INSTANTIATE_TEST_SUITE_P(Options, RefusedCommandLine, ::testing::ValuesIn(refuse
 
 // ---- texts ----------------------------------------------------------------------------------
 
-// swtpm 0.7.1 `socket --print-capabilities --tpm2`, observed (reference §3.3), without
-// "cmdarg-seccomp".
+// swtpm 0.7.1 `socket --print-capabilities --tpm2`, observed (reference §3.3): the same
+// features in the same order.
 TEST(Capabilities, Tpm2WithKeySizes) {
   EXPECT_EQ(
       "{ \"type\": \"swtpm\", \"features\": [ \"tpm-1.2\", \"tpm-2.0\", "
-      "\"tpm-send-command-header\", \"flags-opt-startup\", \"cmdarg-key-fd\", \"cmdarg-pwd-fd\", "
-      "\"cmdarg-print-states\", \"nvram-backend-dir\", \"nvram-backend-file\", "
+      "\"tpm-send-command-header\", \"flags-opt-startup\", \"cmdarg-seccomp\", \"cmdarg-key-fd\", "
+      "\"cmdarg-pwd-fd\", \"cmdarg-print-states\", \"nvram-backend-dir\", \"nvram-backend-file\", "
       "\"rsa-keysize-1024\", "
       "\"rsa-keysize-2048\", \"rsa-keysize-3072\" ], \"version\": \"0.7.1\" }",
       capabilities_json(true, {1024, 2048, 3072}));
@@ -853,8 +878,8 @@ TEST(Capabilities, Tpm2WithKeySizes) {
 TEST(Capabilities, Tpm12HasNoKeySizes) {
   EXPECT_EQ(
       "{ \"type\": \"swtpm\", \"features\": [ \"tpm-1.2\", \"tpm-2.0\", "
-      "\"tpm-send-command-header\", \"flags-opt-startup\", \"cmdarg-key-fd\", \"cmdarg-pwd-fd\", "
-      "\"cmdarg-print-states\", \"nvram-backend-dir\", \"nvram-backend-file\" ], "
+      "\"tpm-send-command-header\", \"flags-opt-startup\", \"cmdarg-seccomp\", \"cmdarg-key-fd\", "
+      "\"cmdarg-pwd-fd\", \"cmdarg-print-states\", \"nvram-backend-dir\", \"nvram-backend-file\" ], "
       "\"version\": \"0.7.1\" }",
       capabilities_json(false, {1024, 2048, 3072}));
 }
@@ -873,12 +898,11 @@ TEST(Usage, ListsWhatIsAcceptedAndNothingElse) {
        {"--tpmstate", "--ctrl", "--server", "--port", "--fd", "--terminate", "--daemon", "--tpm2",
         "--flags", "--pid", "--log", "--key", "--pwdfile", "--migration-key", "--locality",
         "--print-capabilities", "--print-states", "--fold-journal", "--help", "--version",
-        "TPM_PATH", "TPM_PORT"})
+        "TPM_PATH", "TPM_PORT", "-r|--runas <user>", "--seccomp action=none|kill|log"})
     EXPECT_NE(std::string::npos, u.find(opt)) << opt;
-  // swtpm's tests: "--seccomp" in the help means "an active filter"; "cuse" means CUSE support.
-  EXPECT_EQ(std::string::npos, u.find("seccomp"));
+  // swtpm's tests: "--seccomp" in the help means "an active filter" (vtpmd installs one);
+  // "cuse" means CUSE support, which vtpmd has not.
   EXPECT_EQ(std::string::npos, u.find("cuse"));
-  EXPECT_EQ(std::string::npos, u.find("--runas"));
   EXPECT_EQ('\n', u.back());
 }
 

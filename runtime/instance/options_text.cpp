@@ -86,6 +86,11 @@ The following options are supported:
                  : encrypt the state blobs read over the control channel
 --locality [reject-locality-4][,allow-set-locality]
                  : reject commands in locality 4; accept TPM_SetLocality
+-r|--runas <user>: change to the given user (a name or a uid; needs root) once
+                   the sockets, pid file, log and state directory are open
+--seccomp action=none|kill|log
+                 : Choose the action of the seccomp profile when a system
+                   call outside its allow-list is executed; default is kill
 --print-capabilities
                  : print the supported features as JSON and exit
 --print-states   : print the state blobs in --tpmstate as JSON and exit
@@ -104,11 +109,11 @@ std::string version_text() {
 }
 
 std::string capabilities_json(bool tpm2, const std::vector<unsigned>& rsa_key_sizes) {
-  // swtpm 0.7.1's order, without what vtpmd lacks: "cmdarg-seccomp" (no filter, see options.cpp).
+  // swtpm 0.7.1's order, with every feature of 0.7.1.
   std::vector<std::string> features = {
-      "tpm-1.2",           "tpm-2.0",       "tpm-send-command-header", "flags-opt-startup",
-      "cmdarg-key-fd",     "cmdarg-pwd-fd", "cmdarg-print-states",     "nvram-backend-dir",
-      "nvram-backend-file",
+      "tpm-1.2",           "tpm-2.0",        "tpm-send-command-header", "flags-opt-startup",
+      "cmdarg-seccomp",    "cmdarg-key-fd",  "cmdarg-pwd-fd",           "cmdarg-print-states",
+      "nvram-backend-dir", "nvram-backend-file",
   };
   if (tpm2)
     for (unsigned bits : rsa_key_sizes) features.push_back("rsa-keysize-" + std::to_string(bits));

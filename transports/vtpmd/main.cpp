@@ -25,6 +25,7 @@
 #include "store/openssl_crypto.h"
 #include "store/state_open.h"
 #include "transports/swtpm/server.h"
+#include "transports/vtpmd/sandbox.h"
 
 namespace {
 
@@ -170,6 +171,8 @@ int main(int argc, char** argv) {
   }
 
   if (!use_kernel_random()) return fail("could not install the kernel random source");
+  sandbox::User runas;  // looked up now, so that an unknown user fails before anything is opened
+  if (!cfg.runas.empty() && !sandbox::resolve_user(cfg.runas, runas, err)) return fail(err);
 
   instance::Log log;
   if (!log.open(cfg.log_file, cfg.log_fd, cfg.log_level, cfg.log_prefix, cfg.log_truncate, err)) return fail(err);
@@ -191,14 +194,15 @@ int main(int argc, char** argv) {
 
   key.clear();
   engine::Engine tpm(version, states);
-  if (log.fd() >= 0 && cfg.log_level >= 5)
-    engine::Engine::set_debug(log.fd(), cfg.log_level - 4, cfg.log_prefix.c_str());
+  if (auto d = log.libtpms_debug(); d.fd >= 0) engine::Engine::set_debug(d.fd, d.level, d.prefix.c_str());
 
   instance::InstanceCore core(cfg, tpm, states, log, migration_key.bytes());
   transports::swtpm::Server server(cfg, core, log);
   if (!server.open_channels(err)) return fail(err);
   if (cfg.daemon && !daemonize(err)) return fail(err);
   if (!write_pid_file(cfg, err)) return fail(err);
+  if (!cfg.runas.empty() && !sandbox::drop_to_user(runas, err)) return fail(err);
+  if (!sandbox::install_seccomp(cfg.seccomp, err)) return fail(err);  // last, just before serving
   log.info(1, "vtpmd: serving (%s)", cfg.tpm2 ? "TPM 2.0" : "TPM 1.2");
   int rc = server.run();
   if (!cfg.pid_file.empty()) ::unlink(cfg.pid_file.c_str());

@@ -1,0 +1,96 @@
+#!/bin/bash
+# tests/integration/sandbox_runas.sh DAEMON: `--runas nobody` as swtpm's test_ctrlchannel uses it
+# when run as root: the daemon serves as nobody (Uid, Gid and Groups in /proc/PID/status, no root
+# group kept), state-writing TPM commands (NV define/write) work in a state directory nobody owns
+# and the files they write belong to nobody; an unknown user and a non-root caller are refused.
+# Needs root (it changes users), as the suite always runs here: as another user it fails, it does
+# not skip.
+source "$(dirname "$0")/lib.sh"
+
+it_init "$@"
+(($(id -u) == 0)) || fail "needs root to change users (the test suite runs as root); this test does not skip"
+require_tool tpm2_startup tpm2-tools
+require_tool swtpm_ioctl swtpm-tools
+require_tool setpriv util-linux
+compgen -G '/usr/lib/*/libtss2-tcti-swtpm.so*' >/dev/null ||
+  fail "libtss2-tcti-swtpm.so not found (install Debian package 'libtss2-tcti-swtpm0'); this test does not skip"
+cd "$IT_TMP" || fail "cd $IT_TMP"
+
+USER_NAME=nobody
+USER_UID=$(id -u "$USER_NAME") || fail "no user $USER_NAME on this machine"
+USER_GID=$(id -g "$USER_NAME")
+USER_GROUPS=$(id -G "$USER_NAME" | tr ' ' '\n' | sort -n | tr '\n' ' ')
+
+# nobody must reach the files: the temp dir is searchable, state and run dirs are nobody's.
+chmod 0711 "$IT_TMP"
+STATE=$IT_TMP/state
+RUN=$IT_TMP/run
+mkdir -m 0700 "$STATE" "$RUN"
+chown "$USER_NAME:$USER_GID" "$STATE" "$RUN"
+
+# status_ids PID FIELD: the ids of a /proc/PID/status line (Uid:/Gid: real effective saved fs).
+status_ids() { awk -v f="$2:" '$1 == f { $1 = ""; print substr($0, 2) }' "/proc/$1/status"; }
+
+step "start as root with --runas $USER_NAME"
+start_tcp_daemon "$STATE" "$RUN/daemon.log" --flags not-need-init --runas "$USER_NAME" \
+  --pid "file=$RUN/daemon.pid" --log "file=$RUN/tpm.log,level=2"
+pid=$DAEMON_PID
+CTRL="127.0.0.1:$CTRL_PORT"
+wait_until 3 test -s "$RUN/daemon.pid" || fail "no pid file within 3 s"
+assert_eq "pid file" "$pid" "$(<"$RUN/daemon.pid")"
+
+step "/proc/$pid/status: Uid, Gid and Groups are $USER_NAME's"
+assert_eq "Uid (real effective saved fs)" "$USER_UID $USER_UID $USER_UID $USER_UID" "$(status_ids "$pid" Uid | tr -s '\t ' ' ')"
+assert_eq "Gid (real effective saved fs)" "$USER_GID $USER_GID $USER_GID $USER_GID" "$(status_ids "$pid" Gid | tr -s '\t ' ' ')"
+groups=$(status_ids "$pid" Groups | tr -s '\t ' '\n' | grep . | sort -n | tr '\n' ' ')
+assert_eq "Groups (initgroups of $USER_NAME)" "$USER_GROUPS" "$groups"
+
+step "state-writing TPM commands as $USER_NAME: Startup, NV define/write/read"
+export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT"
+ok "tpm2_startup -c" tpm2_startup -c
+ok "nvdefine" tpm2_nvdefine 0x1500017 -C o -s 16 -a "ownerread|ownerwrite|authread|authwrite"
+printf 'written as nobody' | head -c 16 >nv.in
+ok "nvwrite" tpm2_nvwrite 0x1500017 -C o -i nv.in
+ok "nvread" tpm2_nvread 0x1500017 -C o -s 16 -o nv.out
+assert_eq "NV contents" "$(file_hex nv.in)" "$(file_hex nv.out)"
+ok "CMD_SHUTDOWN" swtpm_ioctl --tcp "$CTRL" -s
+wait_pid_gone "$pid" 4 || fail "daemon still running 4 s after CMD_SHUTDOWN"
+assert_eq "exit status after CMD_SHUTDOWN" 0 "$GONE_RC"
+[[ ! -e $RUN/daemon.pid ]] || fail "the pid file was not removed at exit (as $USER_NAME)"
+
+step "the state the TPM wrote belongs to $USER_NAME"
+written=0
+for f in "$STATE"/*; do
+  [[ -f $f ]] || continue
+  ((++written))
+  assert_eq "owner of $(basename "$f")" "$USER_UID" "$(stat -c %u "$f")"
+done
+((written > 0)) || fail "no state file in $STATE after NV writes"
+
+step "restart as $USER_NAME: the NV index is still there"
+start_tcp_daemon "$STATE" "$RUN/daemon2.log" --flags not-need-init --runas "$USER_NAME"
+pid=$DAEMON_PID
+export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT"
+ok "tpm2_startup -c" tpm2_startup -c
+ok "nvread after restart" tpm2_nvread 0x1500017 -C o -s 16 -o nv.out2
+assert_eq "NV contents after restart" "$(file_hex nv.in)" "$(file_hex nv.out2)"
+assert_eq "Uid after restart" "$USER_UID" "$(status_ids "$pid" Uid | awk '{ print $2 }')"
+ok "CMD_SHUTDOWN" swtpm_ioctl --tcp "127.0.0.1:$CTRL_PORT" -s
+wait_pid_gone "$pid" 4 || fail "daemon still running 4 s after CMD_SHUTDOWN"
+
+step "an unknown user is refused with a message naming it"
+mkdir -p "$IT_TMP/bad"
+run "$IT_DAEMON" socket --tpm2 --tpmstate "dir=$IT_TMP/bad" --ctrl "type=unixio,path=$IT_TMP/bad/c" \
+  --runas no-such-user-vtpmd
+((RC != 0 && RC != 124)) || fail "--runas no-such-user-vtpmd was accepted (exit $RC): $OUT"
+grep -qi "user 'no-such-user-vtpmd' does not exist" <<<"$OUT" ||
+  fail "--runas no-such-user-vtpmd: the message does not say the user does not exist: $OUT"
+
+step "a caller that is not root cannot become another user"
+mkdir -p "$IT_TMP/nonroot"
+chown "$USER_NAME:$USER_GID" "$IT_TMP/nonroot"
+run setpriv --reuid "$USER_UID" --regid "$USER_GID" --init-groups "$IT_DAEMON" socket --tpm2 \
+  --tpmstate "dir=$IT_TMP/nonroot" --ctrl "type=unixio,path=$IT_TMP/nonroot/c" --runas root
+((RC != 0 && RC != 124)) || fail "--runas root as $USER_NAME was accepted (exit $RC): $OUT"
+
+it_pass
