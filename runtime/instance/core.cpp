@@ -277,12 +277,16 @@ uint32_t InstanceCore::run_engine(ctrl::Op op) {
       blob_flags_ = 0;
       if (r != rc::kSuccess) return r;
       if (plain.empty()) return rc::kRetry;
+      // As swtpm 0.7.1 (SWTPM_NVRAM_GetStateBlob): without PTM_STATE_FLAG_DECRYPTED the blob
+      // stays sealed with the state-file key, and only that is what the ENCRYPTED flag says
+      // (QEMU hands the flags back to SET_STATEBLOB); the migration key wraps it either way.
+      const bool sealed = (req.state_flags & kStateFlagDecrypted) == 0 && store_.has_key();
       std::string err;
-      if (!store_.encode_migration_blob(kind, plain, migration_key_, blob_, err)) {
+      if (!store_.encode_migration_blob(kind, plain, migration_key_, blob_, err, sealed)) {
         log_.error("vtpmd: GET_STATEBLOB: %s", err.c_str());
         return rc::kFail;
       }
-      if (!migration_key_.empty()) blob_flags_ |= kStateFlagEncrypted;
+      if (sealed) blob_flags_ |= kStateFlagEncrypted;
       // (A volatile blob handed out is one-shot: get_state removed the stored copy.)
       return rc::kSuccess;
     }

@@ -469,15 +469,27 @@ bool encode_swtpm_encrypted_file(Crypto& crypto, Bytes key, Bytes plain, std::ve
 }
 
 bool encode_migration_blob(Crypto& crypto, Bytes plain, Bytes migration_key,
-                           std::vector<uint8_t>& out, std::string& err) {
+                           std::vector<uint8_t>& out, std::string& err, Bytes file_key) {
   std::vector<uint8_t> inner;
-  inner.reserve(kTlvHeaderBytes + plain.size());
-  append_tlv(inner, tag::kData, plain);
+  uint16_t inner_flags = 0;
+  if (file_key.empty()) {
+    inner.reserve(kTlvHeaderBytes + plain.size());
+    append_tlv(inner, tag::kData, plain);
+  } else {  // still sealed with the state key: the receiver needs that key (swtpm's TLVs 2, 3, 6)
+    std::vector<uint8_t> ct, iv;
+    uint8_t mac[kMac];
+    if (!swtpm_cbc_seal(crypto, file_key, plain, ct, iv, mac, err)) return false;
+    inner.reserve(3 * kTlvHeaderBytes + ct.size() + kMac + iv.size());
+    append_tlv(inner, tag::kEncryptedData, ct);
+    append_tlv(inner, tag::kHmac, Bytes(mac, kMac));
+    append_tlv(inner, tag::kIvecEncryptedData, iv);
+    inner_flags = flag::kEncrypted | (file_key.size() == 32 ? flag::kEncrypted256 : 0);
+  }
   if (migration_key.empty()) {
     start_blob(out, kTlvHeaderBytes + inner.size());
     append_tlv(out, tag::kMigrationData, inner);
     wipe_vec(inner);
-    finish_blob(out, 1, flag::kMigrationData);
+    finish_blob(out, 1, flag::kMigrationData | inner_flags);
     return true;
   }
   std::vector<uint8_t> ct, iv;
@@ -490,7 +502,7 @@ bool encode_migration_blob(Crypto& crypto, Bytes plain, Bytes migration_key,
   append_tlv(out, tag::kHmac, Bytes(mac, kMac));
   append_tlv(out, tag::kIvecMigrationData, iv);
   finish_blob(out, 1,
-              flag::kMigrationEncrypted | flag::kMigrationData |
+              flag::kMigrationEncrypted | flag::kMigrationData | inner_flags |
                   (migration_key.size() == 32 ? flag::kMigration256 : 0));
   return true;
 }

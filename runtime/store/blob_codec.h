@@ -106,10 +106,12 @@ bool encode_gcm_file(Crypto& crypto, const StateKey& key, const Binding& b, uint
 bool encode_swtpm_encrypted_file(Crypto& crypto, Bytes key, Bytes plain, std::vector<uint8_t>& out,
                                  std::string& err);
 
-// Control-channel blob: header(flags 0x04) TLV 4 ⟨header TLV 1 plain⟩, or with a migration key
-// flags 0x06 [+0x10] TLVs 5, 3, 7 over that inner blob (swtpm 0.7.1 SWTPM_NVRAM_GetStateBlob).
+// Control-channel blob (swtpm 0.7.1 SWTPM_NVRAM_GetStateBlob): the inner part is TLV 1 plain, or,
+// with a state-file key `file_key` (raw, 16 or 32 bytes; empty = leave it plain), swtpm's AES-CBC
+// TLVs 2, 3, 6 (header flags +0x01 [+0x08]); then header(flags 0x04) TLV 4 ⟨inner⟩, or with a
+// migration key flags +0x02 [+0x10] TLVs 5, 3, 7 over the inner part.
 bool encode_migration_blob(Crypto& crypto, Bytes plain, Bytes migration_key,
-                           std::vector<uint8_t>& out, std::string& err);
+                           std::vector<uint8_t>& out, std::string& err, Bytes file_key = {});
 // Accepts what swtpm's SET_STATEBLOB accepts: unencrypted blobs even when a migration key is set,
 // an inner part encrypted with the state-file key (file_key, raw; empty = none), header version
 // 1 blobs. A blob that is only a header gives an empty `plain` (libtpms: clear that blob).

@@ -419,8 +419,13 @@ bool StateStore::remove(BlobKind kind, bool must_exist) {
 
 bool StateStore::encode_migration_blob(BlobKind kind, const std::vector<uint8_t>& plain,
                                        const std::vector<uint8_t>& migration_key,
-                                       std::vector<uint8_t>& out, std::string& err) {
-  if (!store::encode_migration_blob(crypto_, plain, migration_key, out, err)) {
+                                       std::vector<uint8_t>& out, std::string& err, bool sealed) {
+  if (sealed && !has_key()) {
+    err = std::string(blob_label(kind)) + " blob: no state-file key to seal it with";
+    return false;
+  }
+  if (!store::encode_migration_blob(crypto_, plain, migration_key, out, err,
+                                    sealed ? key_.raw.span() : Bytes{})) {
     err = std::string(blob_label(kind)) + " blob: " + err;
     return false;
   }

@@ -93,10 +93,12 @@ class StateStore final : public engine::NvBackend {
   uint64_t generation(engine::BlobKind kind) const { return generation_[index(kind)]; }
 
   // CMD_GET_STATEBLOB / CMD_SET_STATEBLOB bodies (swtpm 0.7.1 format; `migration_key` empty =
-  // none). decode answers a TPM result code for the control channel (0 = success) and `err`.
+  // none). `sealed`: the inner part stays encrypted with the state-file key, as swtpm hands it
+  // out when the client did not ask for PTM_STATE_FLAG_DECRYPTED (needs has_key()). decode
+  // answers a TPM result code for the control channel (0 = success) and `err`.
   bool encode_migration_blob(engine::BlobKind kind, const std::vector<uint8_t>& plain,
                              const std::vector<uint8_t>& migration_key, std::vector<uint8_t>& out,
-                             std::string& err);
+                             std::string& err, bool sealed = false);
   uint32_t decode_migration_blob(engine::BlobKind kind, const uint8_t* blob, uint32_t len,
                                  const std::vector<uint8_t>& migration_key,
                                  std::vector<uint8_t>& plain, std::string& err);
