@@ -3,7 +3,8 @@
 # in one test: a control fd that is not a socket (--ctrl type=unixio,clientfd=/fd=, --server
 # type=unixio,fd=), a data fd that is a regular file or a directory (-f/--fd), and a pid fd that is
 # not a regular file (--pid fd=) are refused at start with an error naming the option or fd, the
-# process exits non-zero without serving, and a good fd still starts (swtpm 0.7.1 common.c/swtpm.c).
+# process exits non-zero without serving, and a good pid fd gets the pid and its file is removed at
+# exit (swtpm 0.7.1 common.c, swtpm.c, pidfile.c).
 source "$(dirname "$0")/lib.sh"
 it_init "$@"
 SWTPM=/usr/bin/swtpm
@@ -49,6 +50,7 @@ for d in "$IT_DAEMON" "$SWTPM"; do
   kill -TERM "$pid"
   wait_pid_gone "$pid" 10 || fail "$(basename "$d") did not exit on SIGTERM"
   it_untrack "$pid"
-  step "$(basename "$d"): a regular --pid fd= gets the pid"
+  [[ -e $IT_TMP/pid ]] && fail "$(basename "$d") left the --pid fd= file behind at exit (swtpm removes it)"
+  step "$(basename "$d"): a regular --pid fd= gets the pid, and the file goes at exit"
 done
 it_pass

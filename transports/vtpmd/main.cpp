@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -91,26 +92,39 @@ int fold_journal(const Config& cfg) {
   return 0;
 }
 
-// The pid file, written after the sockets exist, as swtpm does.
-bool write_pid_file(const Config& cfg, std::string& err) {
+// The pid file, written after the sockets exist, as swtpm does. With --pid fd=N, swtpm 0.7.1
+// (pidfile.c, utils.c fd_to_filename) writes the pid into that fd, closes it, and removes the file
+// the fd named at exit, as it does for --pid file=: `path` gets the file to remove ("" = none).
+bool write_pid_file(const Config& cfg, std::string& path, std::string& err) {
+  path.clear();
   if (cfg.pid_file.empty() && cfg.pid_fd < 0) return true;
   char buf[32];
   int n = std::snprintf(buf, sizeof buf, "%d", static_cast<int>(getpid()));
   int fd = cfg.pid_fd;
-  struct stat st{};
-  if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {  // as swtpm 0.7.1
-    err = "--pid: file descriptor " + std::to_string(fd) + " is not a regular file";
-    return false;
-  }
-  if (fd < 0) {
+  if (fd >= 0) {
+    struct stat st{};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      err = "--pid: file descriptor " + std::to_string(fd) + " is not a regular file";
+      return false;
+    }
+    char link[PATH_MAX];
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    ssize_t len = ::readlink(proc.c_str(), link, sizeof link - 1);
+    if (len <= 0) {
+      err = "--pid: cannot tell which file descriptor " + std::to_string(fd) + " names: " + std::strerror(errno);
+      return false;
+    }
+    path.assign(link, static_cast<size_t>(len));
+  } else {
     fd = ::open(cfg.pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
       err = "--pid: cannot write '" + cfg.pid_file + "': " + std::strerror(errno);
       return false;
     }
+    path = cfg.pid_file;
   }
   bool ok = ::write(fd, buf, static_cast<size_t>(n)) == n;
-  if (cfg.pid_fd < 0) ::close(fd);
+  ::close(fd);
   if (!ok) err = "--pid: short write";
   return ok;
 }
@@ -200,11 +214,12 @@ int main(int argc, char** argv) {
   transports::swtpm::Server server(cfg, core, log);
   if (!server.open_channels(err)) return fail(err);
   if (cfg.daemon && !daemonize(err)) return fail(err);
-  if (!write_pid_file(cfg, err)) return fail(err);
+  std::string pid_path;
+  if (!write_pid_file(cfg, pid_path, err)) return fail(err);
   if (!cfg.runas.empty() && !sandbox::drop_to_user(runas, err)) return fail(err);
   if (!sandbox::install_seccomp(cfg.seccomp, err)) return fail(err);  // last, just before serving
   log.info(1, "vtpmd: serving (%s)", cfg.tpm2 ? "TPM 2.0" : "TPM 1.2");
   int rc = server.run();
-  if (!cfg.pid_file.empty()) ::unlink(cfg.pid_file.c_str());
+  if (!pid_path.empty()) ::unlink(pid_path.c_str());
   return rc;
 }
