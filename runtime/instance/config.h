@@ -1,5 +1,6 @@
 // Config: what `vtpmd socket …` was asked to do, as parsed from the swtpm 0.7.1 command line
-// (options.cpp). Plain data: the instance (instance.cpp) acts on it, nothing here opens anything.
+// (options.cpp). Plain data: the instance core (core.h), the socket server and main() act on it;
+// nothing here opens anything.
 #pragma once
 
 #include <cstdint>

@@ -52,7 +52,7 @@ struct Rule {
 // included): the calls made after the install point, by every vtpmd process. The few not seen
 // there say why they are listed.
 constexpr Rule kRules[] = {
-    // The poll loop (instance.cpp) and transports/swtpm/net.cpp: accept a client, read control
+    // The poll loop (transports/swtpm/server.cpp) and net.cpp: accept a client, read control
     // and TPM frames (recvmsg: a data fd may come along, SCM_RIGHTS), answer (send = sendto), and
     // read/write for a --fd that is not a socket (swtpm's tests pass a pty).
     VTPM_ALLOW(poll),
