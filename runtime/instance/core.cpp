@@ -295,7 +295,10 @@ uint32_t InstanceCore::run_engine(ctrl::Op op) {
       if (req.blob_length == 0) return engine_.set_state(kind, nullptr, 0);
       std::vector<uint8_t> plain;
       std::string err;
-      uint32_t r = store_.decode_migration_blob(kind, req.blob.data(), req.blob_length, migration_key_, plain, err);
+      // PTM_STATE_FLAG_ENCRYPTED: the client says the blob is sealed with the state key.
+      const bool said_encrypted = (req.state_flags & kStateFlagEncrypted) != 0;
+      uint32_t r = store_.decode_migration_blob(kind, req.blob.data(), req.blob_length, migration_key_,
+                                                plain, err, said_encrypted);
       if (r != rc::kSuccess) {
         log_.error("vtpmd: SET_STATEBLOB: %s", err.c_str());
         return r;

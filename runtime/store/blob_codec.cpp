@@ -195,7 +195,10 @@ BlobError decode_swtpm_encrypted(Crypto& crypto, const Container& c, Bytes key, 
   const uint32_t allowed = Container::tag_bit(t_ct) | Container::tag_bit(tag::kHmac) |
                            Container::tag_bit(t_iv);
   const uint32_t required = Container::tag_bit(t_ct) | Container::tag_bit(tag::kHmac);
-  if (!c.only(allowed, err) || !c.require(required, err)) return BlobError::Malformed;
+  // swtpm looks for the HMAC and the ciphertext first (TPM_FAIL without them); tags beyond
+  // those three are refused here too, where swtpm would ignore them.
+  if (!c.require(required, err)) return BlobError::NoCiphertext;
+  if (!c.only(allowed, err)) return BlobError::Malformed;
   return swtpm_cbc_open(crypto, key, c.value(t_ct), c.value(t_iv), c.value(tag::kHmac), plain, err);
 }
 
@@ -210,6 +213,7 @@ const char* blob_error_name(BlobError e) {
     case BlobError::KeyMismatch: return "key size mismatch";
     case BlobError::NotEncrypted: return "not encrypted";
     case BlobError::Integrity: return "integrity check failed";
+    case BlobError::NoCiphertext: return "no HMAC or ciphertext";
     case BlobError::Internal: return "crypto failure";
   }
   return "?";
@@ -508,7 +512,7 @@ bool encode_migration_blob(Crypto& crypto, Bytes plain, Bytes migration_key,
 }
 
 BlobError decode_migration_blob(Crypto& crypto, Bytes blob, Bytes migration_key, Bytes file_key,
-                                std::vector<uint8_t>& plain, std::string& err) {
+                                std::vector<uint8_t>& plain, std::string& err, bool said_encrypted) {
   plain.clear();
   Container c;
   if (!Container::parse(blob, c, err)) {
@@ -543,9 +547,10 @@ BlobError decode_migration_blob(Crypto& crypto, Bytes blob, Bytes migration_key,
     inner.assign(c.value(tag::kMigrationData).begin(), c.value(tag::kMigrationData).end());
   }
 
-  // Inner layer: the state-file key, if the blob says it was used.
+  // Inner layer: the state-file key, if the blob or the request says it was used (swtpm 0.7.1
+  // SWTPM_NVRAM_SetStateBlob decrypts on either).
   BlobError e = BlobError::None;
-  if ((flags & flag::kEncrypted) != 0) {
+  if ((flags & flag::kEncrypted) != 0 || said_encrypted) {
     if (file_key.empty()) {
       e = fail(BlobError::KeyMissing, err,
                "encrypted with a state key, but no --key or --pwdfile was given");

@@ -56,6 +56,7 @@ enum class BlobError : uint8_t {
   KeyMismatch,   // the key has the wrong size for this blob (swtpm's 128/256-bit flags)
   NotEncrypted,  // plain, but a key was given: refused rather than silently downgraded
   Integrity,     // MAC, tag, hash or padding check failed: wrong key or modified data
+  NoCiphertext,  // said to be encrypted, but its HMAC or ciphertext TLV is missing (swtpm: TPM_FAIL)
   Internal,      // the crypto provider failed
 };
 
@@ -115,8 +116,11 @@ bool encode_migration_blob(Crypto& crypto, Bytes plain, Bytes migration_key,
 // Accepts what swtpm's SET_STATEBLOB accepts: unencrypted blobs even when a migration key is set,
 // an inner part encrypted with the state-file key (file_key, raw; empty = none), header version
 // 1 blobs. A blob that is only a header gives an empty `plain` (libtpms: clear that blob).
+// `said_encrypted`: the request's PTM_STATE_FLAG_ENCRYPTED; as in swtpm, the inner part is then
+// decrypted with the state key even when the header does not say so.
 BlobError decode_migration_blob(Crypto& crypto, Bytes blob, Bytes migration_key, Bytes file_key,
-                                std::vector<uint8_t>& plain, std::string& err);
+                                std::vector<uint8_t>& plain, std::string& err,
+                                bool said_encrypted = false);
 
 // The swtpm AES-CBC scheme itself (used by both of the above and by the tests).
 bool swtpm_cbc_seal(Crypto& crypto, Bytes key, Bytes plain, std::vector<uint8_t>& ct,

@@ -16,6 +16,7 @@ namespace vtpm::store {
 namespace {
 
 using testing::mode_of;
+using testing::HoldingChild;
 using testing::pattern;
 using testing::read_path;
 using testing::TempDir;
@@ -197,34 +198,13 @@ TEST_F(Dir, LockSurvivesForkLikeDaemonize) {
   // --daemon: the parent forks and exits; the child must still hold the lock.
   std::string err;
   ASSERT_TRUE(dir.lock(err)) << err;
-  int ready[2], release[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(release), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(ready[0]);
-    ::close(release[1]);
-    const char ok = dir.locked() ? 'y' : 'n';  // the inherited fd carries the lock
-    if (::write(ready[1], &ok, 1) != 1) _exit(2);
-    char c;
-    while (::read(release[0], &c, 1) > 0) {
-    }
-    _exit(0);
-  }
-  ::close(ready[1]);
-  ::close(release[0]);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  EXPECT_EQ(c, 'y');
+  HoldingChild child([&] { return dir.locked(); });  // the inherited fd carries the lock
+  EXPECT_TRUE(child.ready());
   dir.unlock();  // "the parent exits": only the child's copy is left
   StateDir other;
   ASSERT_TRUE(other.open(tmp.path(), 0600, err));
   EXPECT_FALSE(other.lock(err)) << "the lock did not survive the fork";
-  ::close(release[1]);
-  ::close(ready[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(child.release());
   EXPECT_TRUE(other.lock(err)) << err;
 }
 

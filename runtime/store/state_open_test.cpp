@@ -20,6 +20,7 @@ namespace {
 using engine::BlobKind;
 using engine::LoadStatus;
 using engine::TpmVersion;
+using testing::HoldingChild;
 using testing::pattern;
 using testing::read_path;
 using testing::TempDir;
@@ -105,36 +106,17 @@ TEST_F(Offline, FoldJournalChecksTheFilesWithTheKey) {
 
 TEST_F(Offline, FoldJournalRefusesWhileLocked) {
   crash_after_writes(TpmVersion::Tpm2);
-  int ready[2], release[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(release), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(ready[0]);
-    ::close(release[1]);
-    StateDir d;
+  StateDir d;
+  HoldingChild holder([&] {
     std::string e;
-    const char ok = d.open(tmp.path(), 0600, e) && d.lock(e) ? 'y' : 'n';
-    if (::write(ready[1], &ok, 1) != 1) _exit(2);
-    char ch;
-    while (::read(release[0], &ch, 1) > 0) {
-    }
-    _exit(0);
-  }
-  ::close(ready[1]);
-  ::close(release[0]);
-  char ch = 0;
-  ASSERT_EQ(::read(ready[0], &ch, 1), 1);
-  ASSERT_EQ(ch, 'y');
+    return d.open(tmp.path(), 0600, e) && d.lock(e);
+  });
+  ASSERT_TRUE(holder.ready());
   std::string report, err;
   EXPECT_FALSE(fold_journal_offline(config(), crypto, report, err));
   EXPECT_NE(err.find("is locked by another process"), std::string::npos) << err;
   EXPECT_TRUE(exists("tpm2-00.journal"));
-  ::close(release[1]);
-  ::close(ready[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(holder.release());
   EXPECT_TRUE(fold_journal_offline(config(), crypto, report, err)) << err;
 }
 

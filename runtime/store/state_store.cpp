@@ -38,6 +38,7 @@ uint32_t tpm_result_of(BlobError e) {
     case BlobError::KeyMismatch: return kTpmBadKeyProperty;
     case BlobError::NotEncrypted: return engine::rc::kDecryptError;
     case BlobError::Integrity: return engine::rc::kDecryptError;
+    case BlobError::NoCiphertext: return engine::rc::kFail;  // swtpm 0.7.1 SWTPM_NVRAM_DecryptData
     case BlobError::Internal: return engine::rc::kFail;
   }
   return engine::rc::kFail;
@@ -434,10 +435,11 @@ bool StateStore::encode_migration_blob(BlobKind kind, const std::vector<uint8_t>
 
 uint32_t StateStore::decode_migration_blob(BlobKind kind, const uint8_t* blob, uint32_t len,
                                            const std::vector<uint8_t>& migration_key,
-                                           std::vector<uint8_t>& plain, std::string& err) {
+                                           std::vector<uint8_t>& plain, std::string& err,
+                                           bool said_encrypted) {
   if (blob == nullptr && len != 0) return engine::rc::kBadParameter;
   const BlobError e = store::decode_migration_blob(crypto_, Bytes(blob, len), migration_key,
-                                                   key_.raw.span(), plain, err);
+                                                   key_.raw.span(), plain, err, said_encrypted);
   if (e != BlobError::None) err = std::string(blob_label(kind)) + " blob: " + err;
   return tpm_result_of(e);
 }

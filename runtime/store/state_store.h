@@ -101,7 +101,8 @@ class StateStore final : public engine::NvBackend {
                              std::string& err, bool sealed = false);
   uint32_t decode_migration_blob(engine::BlobKind kind, const uint8_t* blob, uint32_t len,
                                  const std::vector<uint8_t>& migration_key,
-                                 std::vector<uint8_t>& plain, std::string& err);
+                                 std::vector<uint8_t>& plain, std::string& err,
+                                 bool said_encrypted = false);
 
   // The blobs present, in the order permall, volatilestate, savestate (for --print-states).
   bool list(std::vector<StoredBlob>& out, std::string& err) const;

@@ -18,6 +18,7 @@ using engine::BlobKind;
 using engine::LoadStatus;
 using engine::TpmVersion;
 using testing::from_hex;
+using testing::HoldingChild;
 using testing::pattern;
 using testing::read_path;
 using testing::TempDir;
@@ -221,38 +222,19 @@ TEST_F(Store, RemoveAndList) {
 }
 
 TEST_F(Store, LockedByAnotherProcessFailsWithReason) {
-  int ready[2], release[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(release), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(ready[0]);
-    ::close(release[1]);
-    StateDir d;
+  StateDir d;
+  HoldingChild holder([&] {
     std::string e;
-    const char ok = d.open(tmp.path(), 0600, e) && d.lock(e) ? 'y' : 'n';
-    if (::write(ready[1], &ok, 1) != 1) _exit(2);
-    char c;
-    while (::read(release[0], &c, 1) > 0) {
-    }
-    _exit(0);
-  }
-  ::close(ready[1]);
-  ::close(release[0]);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  ASSERT_EQ(c, 'y');
+    return d.open(tmp.path(), 0600, e) && d.lock(e);
+  });
+  ASSERT_TRUE(holder.ready());
   StateStore s(dir, TpmVersion::Tpm2, crypto, "");
   std::vector<uint8_t> out;
   EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Failed);
   EXPECT_NE(s.last_error().find("is locked by another process"), std::string::npos)
       << s.last_error();
   EXPECT_FALSE(put(s, BlobKind::Permanent, pattern(4, 1)));
-  ::close(release[1]);
-  ::close(ready[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(holder.release());
   EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Absent) << s.last_error();
 }
 

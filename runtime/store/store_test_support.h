@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -69,5 +70,53 @@ inline std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
   for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 7);
   return v;
 }
+
+// A child process that runs `hold` (take a lock, say), tells the parent whether it worked, and
+// keeps what it holds until release() or the destructor ends it (by closing a pipe; reaped).
+class HoldingChild {
+ public:
+  template <class Hold>
+  explicit HoldingChild(Hold&& hold) {
+    if (::pipe(ready_) != 0 || ::pipe(release_) != 0) return;
+    pid_ = ::fork();
+    if (pid_ != 0) {
+      ::close(ready_[1]);
+      ::close(release_[0]);
+      return;
+    }
+    ::close(ready_[0]);
+    ::close(release_[1]);
+    const char ok = hold() ? 'y' : 'n';
+    if (::write(ready_[1], &ok, 1) != 1) _exit(2);
+    char c;
+    while (::read(release_[0], &c, 1) > 0) {
+    }
+    _exit(0);
+  }
+  HoldingChild(const HoldingChild&) = delete;
+  HoldingChild& operator=(const HoldingChild&) = delete;
+  ~HoldingChild() { release(); }
+
+  // Waits for the child's answer: true when `hold` returned true.
+  bool ready() {
+    char c = 0;
+    return pid_ > 0 && ::read(ready_[0], &c, 1) == 1 && c == 'y';
+  }
+  // Ends the child and reaps it; true when it exited with 0.
+  bool release() {
+    if (pid_ <= 0) return false;
+    ::close(release_[1]);
+    ::close(ready_[0]);
+    int status = 0;
+    const bool ok = ::waitpid(pid_, &status, 0) == pid_ && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    pid_ = -1;
+    return ok;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int ready_[2] = {-1, -1};
+  int release_[2] = {-1, -1};
+};
 
 }  // namespace vtpm::store::testing

@@ -12,23 +12,12 @@ it_init "$@"
 
 require_tool swtpm_ioctl swtpm-tools
 require_tool tpm2_nvdefine tpm2-tools
-[[ -x /usr/bin/swtpm ]] || fail "/usr/bin/swtpm not found (install Debian package 'swtpm'); this test does not skip"
-compgen -G '/usr/lib/*/libtss2-tcti-swtpm.so*' >/dev/null ||
-  fail "libtss2-tcti-swtpm.so not found (install Debian package 'libtss2-tcti-swtpm0'); this test does not skip"
+require_swtpm_reference
+require_tcti_swtpm
 
 W=$IT_TMP
 VTPMD=$IT_DAEMON
 
-ioctl_ok() {
-  local desc=$1
-  shift
-  ok "$desc" swtpm_ioctl --tcp "127.0.0.1:$CTRL_PORT" "$@"
-}
-tpm_ok() {
-  local desc=$1
-  shift
-  TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT" ok "$desc" "$@"
-}
 # write_nv_then_kill STATE INDEX FILE LOG: a vtpmd on STATE defines INDEX and writes FILE's 16
 # bytes into it, then dies by SIGKILL; its journal must be left.
 write_nv_then_kill() {

@@ -141,6 +141,31 @@ assert_match() {
   [[ $3 =~ $2 ]] || fail "$1: '$3' does not match /$2/"
 }
 
+# require_tcti_swtpm: tpm2-tss' swtpm TCTI, which tpm2-tools load by name.
+require_tcti_swtpm() {
+  compgen -G '/usr/lib/*/libtss2-tcti-swtpm.so*' >/dev/null ||
+    fail "libtss2-tcti-swtpm.so not found (install Debian package 'libtss2-tcti-swtpm0'); this test does not skip"
+}
+
+# require_swtpm_reference: Debian's swtpm 0.7.1, which a script runs beside the daemon under test.
+require_swtpm_reference() {
+  [[ -x /usr/bin/swtpm ]] || fail "/usr/bin/swtpm not found (install Debian package 'swtpm'); this test does not skip"
+}
+
+# ioctl_ok DESC ARG…: swtpm_ioctl over the TCP control port $CTRL_PORT must succeed; tpm_ok DESC
+# CMD…: a tpm2-tools command over tcti-swtpm at $DATA_PORT must succeed. (swtpm_ioctl.sh, which
+# runs over unix sockets too, defines its own.)
+ioctl_ok() {
+  local desc=$1
+  shift
+  ok "$desc" swtpm_ioctl --tcp "127.0.0.1:$CTRL_PORT" "$@"
+}
+tpm_ok() {
+  local desc=$1
+  shift
+  TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT" ok "$desc" "$@"
+}
+
 # ---- bytes and digests -------------------------------------------------------------------------
 
 # hex_esc HEX: printf-format escapes (\xHH…) for a hex string.

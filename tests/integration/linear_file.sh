@@ -13,9 +13,8 @@ it_init "$@"
 
 require_tool swtpm_ioctl swtpm-tools
 require_tool tpm2_nvdefine tpm2-tools
-[[ -x /usr/bin/swtpm ]] || fail "/usr/bin/swtpm not found (install Debian package 'swtpm'); this test does not skip"
-compgen -G '/usr/lib/*/libtss2-tcti-swtpm.so*' >/dev/null ||
-  fail "libtss2-tcti-swtpm.so not found (install Debian package 'libtss2-tcti-swtpm0'); this test does not skip"
+require_swtpm_reference
+require_tcti_swtpm
 
 W=$IT_TMP
 DAEMON=$IT_DAEMON
@@ -34,16 +33,6 @@ start_file_daemon() {
     step "$exe exited (status $DAEMON_EXIT) before listening (port taken?)"
   done
   fail "$exe exited before listening in 5 attempts (see $log)"
-}
-ioctl_ok() {
-  local desc=$1
-  shift
-  ok "$desc" swtpm_ioctl --tcp "127.0.0.1:$CTRL_PORT" "$@"
-}
-tpm_ok() {
-  local desc=$1
-  shift
-  TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT" ok "$desc" "$@"
 }
 init_and_start() {
   ioctl_ok "$1: CMD_INIT" -i

@@ -9,8 +9,7 @@ it_init "$@"
 
 require_tool tpm2_startup tpm2-tools
 require_tool swtpm_ioctl swtpm-tools
-compgen -G '/usr/lib/*/libtss2-tcti-swtpm.so*' >/dev/null ||
-  fail "libtss2-tcti-swtpm.so not found (install Debian package 'libtss2-tcti-swtpm0'); this test does not skip"
+require_tcti_swtpm
 
 cd "$IT_TMP" || fail "cd $IT_TMP"
 STATE=$IT_TMP/state

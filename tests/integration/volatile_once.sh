@@ -11,24 +11,13 @@ it_init "$@"
 
 require_tool swtpm_ioctl swtpm-tools
 require_tool tpm2_pcrextend tpm2-tools
-[[ -x /usr/bin/swtpm ]] || fail "/usr/bin/swtpm not found (install Debian package 'swtpm'); this test does not skip"
-compgen -G '/usr/lib/*/libtss2-tcti-swtpm.so*' >/dev/null ||
-  fail "libtss2-tcti-swtpm.so not found (install Debian package 'libtss2-tcti-swtpm0'); this test does not skip"
+require_swtpm_reference
+require_tcti_swtpm
 
 W=$IT_TMP
 D16=$(sha256_hex_of_string "volatile once")
 PCR16_EXTENDED=$(pcr_extend_sha256 "$(zeros_hex 32)" "$D16")
 
-ioctl_ok() {
-  local desc=$1
-  shift
-  ok "$desc" swtpm_ioctl --tcp "127.0.0.1:$CTRL_PORT" "$@"
-}
-tpm_ok() {
-  local desc=$1
-  shift
-  TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT" ok "$desc" "$@"
-}
 pcr16() {
   rm -f "$W/pcr.bin"
   tpm_ok "read PCR16" tpm2_pcrread sha256:16 -o "$W/pcr.bin"

@@ -238,7 +238,7 @@ BlobReply parse_get_reply(const Bytes& r) {
 
 struct Row {
   std::string what, swtpm, vtpmd;
-  const char* status;  // "ok", "DIFF", or "KNOWN" (a reported vtpmd difference, see kKnownDifferences)
+  const char* status;  // "ok" or "DIFF"
 };
 std::vector<Row>& table() {
   static std::vector<Row> t;
@@ -452,17 +452,6 @@ struct WrongKeyCase {
   bool refused;          // what swtpm does (checked: a wrong expectation is a harness error)
 };
 
-// Differences vtpmd is known to show against swtpm here, reported and not fixed in this branch:
-// such a row prints as KNOWN instead of failing, and fails once vtpmd answers as swtpm does (then
-// the entry must go). swtpm 0.7.1 SWTPM_NVRAM_SetStateBlob (src/swtpm/swtpm_nvstore.c:1293)
-// decrypts with the state key when the SET request's PTM_STATE_FLAG_ENCRYPTED is set *or* the
-// header says 0x01 (ctrlchannel.c:209 takes the flag from the request); vtpmd's SET_STATEBLOB
-// (runtime/instance/core.cpp, Op::SetStateBlob) ignores the request's state_flags.
-const std::vector<std::string> kKnownDifferences = {
-    "plain blob, SET says ENCRYPTED -> same 256-bit key",
-    "plain blob, SET says ENCRYPTED -> a 128-bit key",
-    "plain blob, SET says ENCRYPTED -> no key",
-};
 
 TEST_F(StateblobKeys, WrongKeyIsRefusedAsSwtpmRefusesIt) {
   const KeyConfig none = configs()[0], key256 = configs()[1], key128 = configs()[2], mig256 = configs()[3];
@@ -489,7 +478,6 @@ TEST_F(StateblobKeys, WrongKeyIsRefusedAsSwtpmRefusesIt) {
   };
   uint32_t seed = 500;
   for (const WrongKeyCase& c : cases) {
-    bool known = std::find(kKnownDifferences.begin(), kKnownDifferences.end(), c.name) != kKnownDifferences.end();
     for (bool from_swtpm : {true, false}) {
       std::string what = c.name + " (blob from " + (from_swtpm ? "swtpm)" : "vtpmd)");
       run_case(what, [&] {
@@ -519,13 +507,7 @@ TEST_F(StateblobKeys, WrongKeyIsRefusedAsSwtpmRefusesIt) {
         bool has_index = res[0].find("NV_ReadPublic:0x0") != std::string::npos;
         bool ok = res[0] == res[1] && has_index != c.refused;
         std::string label = what + " [src" + sb.summary + ", SET sf=" + std::to_string(set_flags) + "]";
-        if (known && res[0] != res[1]) {
-          table().push_back({label, res[0], res[1], "KNOWN"});
-          return;
-        }
-        if (known)
-          ADD_FAILURE() << what << ": listed in kKnownDifferences but vtpmd now answers as swtpm: remove the entry";
-        row(label, res[0], res[1], ok && !known);
+        row(label, res[0], res[1], ok);
       });
     }
   }
