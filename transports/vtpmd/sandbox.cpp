@@ -132,20 +132,31 @@ std::vector<AllowedCall> collect_calls() {
   return out;
 }
 
+// One argument comparison, every field set (libseccomp's SCMP_An macros leave datum_b to the
+// compiler, which -Wmissing-field-initializers refuses in clang).
+scmp_arg_cmp arg_cmp(unsigned arg, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+  scmp_arg_cmp c{};
+  c.arg = arg;
+  c.op = op;
+  c.datum_a = a;
+  c.datum_b = b;
+  return c;
+}
+
 int add_rule(scmp_filter_ctx ctx, const Rule& r, pid_t self) {
   switch (r.limit) {
     case Limit::None: return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r.nr, 0);
     case Limit::NoExec:
       // mmap(addr, len, prot, flags, fd, off) and mprotect(addr, len, prot): prot is argument 2.
       return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r.nr, 1,
-                              SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+                              arg_cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     case Limit::WaitWake: {
       // futex(uaddr, op, …): op is argument 1; the command without the private and clock flags.
       constexpr scmp_datum_t kCmd = 0xffffffffu & ~static_cast<scmp_datum_t>(FUTEX_PRIVATE_FLAG |
                                                                            FUTEX_CLOCK_REALTIME);
       for (scmp_datum_t op : {FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET}) {
         int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r.nr, 1,
-                                  SCMP_A1(SCMP_CMP_MASKED_EQ, kCmd, op));
+                                  arg_cmp(1, SCMP_CMP_MASKED_EQ, kCmd, op));
         if (rc < 0) return rc;
       }
       return 0;
@@ -153,7 +164,7 @@ int add_rule(scmp_filter_ctx ctx, const Rule& r, pid_t self) {
     case Limit::OwnProcess:
       // tgkill(tgid, tid, sig): tgid is argument 0.
       return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r.nr, 1,
-                              SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(self)));
+                              arg_cmp(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(self)));
   }
   return -EINVAL;
 }
