@@ -10,8 +10,6 @@ namespace {
 using engine::BlobKind;
 using engine::LoadStatus;
 
-constexpr uint32_t kTpmBadKeyProperty = 0x28;  // libtpms tpm_error.h TPM_BAD_KEY_PROPERTY
-
 const BlobKind kKinds[] = {BlobKind::Permanent, BlobKind::Volatile, BlobKind::SaveState};
 
 bool valid_kind(BlobKind kind) {
@@ -35,12 +33,28 @@ uint32_t tpm_result_of(BlobError e) {
     case BlobError::Malformed: return engine::rc::kBadParameter;
     case BlobError::BadVersion: return engine::rc::kBadVersion;
     case BlobError::KeyMissing: return engine::rc::kKeyNotFound;
-    case BlobError::KeyMismatch: return kTpmBadKeyProperty;
+    case BlobError::KeyMismatch: return engine::rc::kBadKeyProperty;
     case BlobError::NotEncrypted: return engine::rc::kDecryptError;
     case BlobError::Integrity: return engine::rc::kDecryptError;
     case BlobError::Internal: return engine::rc::kFail;
   }
   return engine::rc::kFail;
+}
+
+LoadStatus load_status_of(BlobError e, bool keyed) {
+  switch (e) {
+    case BlobError::None: return LoadStatus::Loaded;
+    case BlobError::KeyMismatch: return LoadStatus::WrongKeySize;
+    // With a key, a failed check is a MAC, tag or padding: wrong key (or modified data, which
+    // swtpm cannot tell apart either). Without one it is the checked plain file's SHA-256.
+    case BlobError::Integrity: return keyed ? LoadStatus::WrongKey : LoadStatus::Failed;
+    case BlobError::Malformed:
+    case BlobError::BadVersion:
+    case BlobError::KeyMissing:
+    case BlobError::NotEncrypted:
+    case BlobError::Internal: return LoadStatus::Failed;
+  }
+  return LoadStatus::Failed;
 }
 
 StateStore::StateStore(StateDir& dir, engine::TpmVersion version, Crypto& crypto,
@@ -305,7 +319,7 @@ LoadStatus StateStore::load(BlobKind kind, std::vector<uint8_t>& out) {
                                         has_key() ? &key_ : nullptr, binding(kind), st, err);
   if (e != BlobError::None) {
     last_error_ = where + ": " + err;
-    return LoadStatus::Failed;
+    return load_status_of(e, has_key());
   }
   generation_[k] = st.generation;
   // Only a file in the format store() writes counts as already written (a swtpm file is
