@@ -319,6 +319,13 @@ LoadStatus StateStore::load(BlobKind kind, std::vector<uint8_t>& out) {
                                         has_key() ? &key_ : nullptr, binding(kind), st, err);
   if (e != BlobError::None) {
     last_error_ = where + ": " + err;
+    // swtpm 0.7.1 takes any file as encrypted when it has a key, and a header-version-2 file
+    // without its 256-bit flag as needing a 128-bit key: a plain file and a 256-bit key give
+    // TPM_BAD_KEY_PROPERTY there (a 128-bit key: TPM_FAIL, no HMAC found). So here too.
+    const Bytes image = from_journal ? Bytes(l.image) : Bytes(file);
+    if (e == BlobError::NotEncrypted && key_.raw.size() == 32 && !image.empty() && image[0] >= 2) {
+      return LoadStatus::WrongKeySize;
+    }
     return load_status_of(e, has_key());
   }
   generation_[k] = st.generation;

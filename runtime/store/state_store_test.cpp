@@ -261,6 +261,47 @@ TEST_F(Store, WrongKeyAndOtherKeySizeAreTold) {
   }
 }
 
+// A plain file and a key: refused (no downgrade), with swtpm's code: a 256-bit key is the wrong
+// size for a file without the 256-bit flag (swtpm: 0x28), a 128-bit key finds no MAC (0x09).
+TEST_F(Store, PlainFileWithKeyIsRefusedWithSwtpmsCode) {
+  for (bool checked : {true, false}) {
+    SCOPED_TRACE(checked ? "vtpmd's checked plain file" : "swtpm's plain file");
+    const std::string path = tmp.file("tpm-00.permall");
+    std::vector<uint8_t> file;
+    std::string err;
+    if (checked) {
+      ASSERT_TRUE(encode_checked_plain_file(crypto, pattern(50, 8), nullptr, file, err)) << err;
+    } else {
+      encode_plain_file(pattern(50, 8), file);
+    }
+    ASSERT_TRUE(write_path(path, file));
+    std::vector<uint8_t> out;
+    {
+      StateStore r(dir, TpmVersion::Tpm12, crypto, "");
+      ASSERT_TRUE(r.set_key(key, err)) << err;  // 128 bits
+      EXPECT_EQ(r.load(BlobKind::Permanent, out), LoadStatus::Failed);
+      EXPECT_NE(r.last_error().find("not encrypted, but a key was given"), std::string::npos)
+          << r.last_error();
+    }
+    {
+      StateStore r(dir, TpmVersion::Tpm12, crypto, "");
+      SecretKey k256;
+      const auto raw = from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+      k256.assign(raw.data(), raw.size());
+      ASSERT_TRUE(r.set_key(k256, err)) << err;
+      EXPECT_EQ(r.load(BlobKind::Permanent, out), LoadStatus::WrongKeySize);
+      EXPECT_TRUE(out.empty());
+      EXPECT_NE(r.last_error().find("not encrypted, but a key was given"), std::string::npos)
+          << r.last_error();
+    }
+    EXPECT_EQ(read_path(path), file);
+    StateStore plain(dir, TpmVersion::Tpm12, crypto, "");
+    ASSERT_EQ(plain.load(BlobKind::Permanent, out), LoadStatus::Loaded) << plain.last_error();
+    EXPECT_EQ(out, pattern(50, 8));
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+  }
+}
+
 TEST_F(Store, DamagedPlainFilesWeWroteFailAndStayByteIdentical) {
   StateStore s(dir, TpmVersion::Tpm2, crypto, "");
   ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(64, 3)));
