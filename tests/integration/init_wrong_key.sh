@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
-# tests/integration/init_wrong_key.sh VTPMD: CMD_INIT on encrypted state with the wrong key, vtpmd
-# ($1) and Debian's swtpm 0.7.1 side by side. Each daemon writes its own state (TPM 1.2 and TPM 2,
-# with a 128- or 256-bit key A), is restarted with a wrong key of the same size, a password, a key
-# of the other size, or none; `swtpm_ioctl -i` must print the same result for both (swtpm: 0x21
-# TPM_DECRYPT_ERROR, 0x28 TPM_BAD_KEY_PROPERTY, 0x9; TPM 2: 0x101), the daemon must keep serving
-# (-g, then -s exits), the files stay byte-identical, and key A starts the TPM again. The same for
-# swtpm-written state given to both (vtpmd reads swtpm's AES-CBC files; it writes AES-256-GCM),
-# and for plain state started with a key.
+# tests/integration/init_wrong_key.sh VTPMD: CMD_INIT on keyed state started with a wrong key, a
+# password, the other key size or none (and plain state with a key): vtpmd and Debian's swtpm
+# 0.7.1 side by side, TPM 1.2 and 2, each on state it wrote itself and on swtpm-written copies.
+# `swtpm_ioctl -i` must print the same for both (TPM 1.2: 0x21, 0x28, 0x9; TPM 2: 0x101), both keep
+# serving, the files stay byte-identical, and key A starts the TPM again.
 source "$(dirname "$0")/lib.sh"
 it_init "$@"
 require_tool swtpm_ioctl swtpm-tools
