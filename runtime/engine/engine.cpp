@@ -70,7 +70,9 @@ struct LibtpmsCallbacks {
   static TPM_RESULT nvram_init() { return TPM_SUCCESS; }
 
   // libtpms frees *data, so it must come from malloc. Absent must be exactly TPM_RETRY: only that
-  // makes a TPM2 MainInit manufacture; anything else means "state exists" (§6.1).
+  // makes a TPM2 MainInit manufacture; anything else means "state exists" (§6.1). A failure's
+  // code is what a TPM 1.2 MainInit returns (swtpm's callback answers the same codes); a TPM 2
+  // MainInit turns every one into TPM_RC_FAILURE.
   static TPM_RESULT load(unsigned char** data, uint32_t* length, uint32_t, const char* name) {
     *data = nullptr;
     *length = 0;
@@ -80,6 +82,8 @@ struct LibtpmsCallbacks {
     switch (g_engine->nv_.load(kind, blob)) {
       case LoadStatus::Absent: return TPM_RETRY;
       case LoadStatus::Failed: return TPM_FAIL;
+      case LoadStatus::WrongKey: return TPM_DECRYPT_ERROR;
+      case LoadStatus::WrongKeySize: return TPM_BAD_KEY_PROPERTY;
       case LoadStatus::Loaded: break;
     }
     auto* copy = static_cast<unsigned char*>(std::malloc(blob.empty() ? 1 : blob.size()));

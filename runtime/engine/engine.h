@@ -25,6 +25,7 @@ inline constexpr uint32_t kKeyNotFound = 0x0d;
 inline constexpr uint32_t kSize = 0x17;
 inline constexpr uint32_t kIoError = 0x1f;
 inline constexpr uint32_t kDecryptError = 0x21;
+inline constexpr uint32_t kBadKeyProperty = 0x28;
 inline constexpr uint32_t kBadDataSize = 0x2b;
 inline constexpr uint32_t kBadVersion = 0x2e;
 inline constexpr uint32_t kBadLocality = 0x3d;

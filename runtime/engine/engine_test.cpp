@@ -218,6 +218,39 @@ TEST(Engine, FailedPermallFailsClosed) {
   EXPECT_EQ(e.startup(0), 0u);
 }
 
+// The load callback's code for each failure: a TPM 1.2 MainInit returns it (CMD_INIT answers
+// what swtpm 0.7.1 answers: 0x21 wrong key, 0x28 key of the other size, 0x09 otherwise); a TPM 2
+// MainInit answers TPM_RC_FAILURE for every one. Fail closed each time, then recover.
+TEST(Engine, LoadFailureCodeReachesInit) {
+  struct Case {
+    LoadStatus status;
+    uint32_t tpm12, tpm2;
+  };
+  const Case cases[] = {{LoadStatus::Failed, 0x09, 0x101},
+                        {LoadStatus::WrongKey, 0x21, 0x101},
+                        {LoadStatus::WrongKeySize, 0x28, 0x101}};
+  for (TpmVersion v : {TpmVersion::Tpm12, TpmVersion::Tpm2}) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::to_string(int(v)) + "/" + std::to_string(int(c.status)));
+      MemNv nv;
+      nv.forced[BlobKind::Permanent] = c.status;
+      Engine e(v, nv);
+      EXPECT_EQ(e.init(false), v == TpmVersion::Tpm12 ? c.tpm12 : c.tpm2);
+      EXPECT_FALSE(e.running());
+      EXPECT_EQ(nv.stores[BlobKind::Permanent], 0);  // nothing manufactured over it
+      uint8_t out[64];
+      uint32_t len = 0;
+      Bytes cmd = v == TpmVersion::Tpm2 ? Cmd(kNoSessions, 0x17b).u16(16).done()
+                                        : Cmd(0x00c1, 0x46).u32(16).done();  // GetRandom
+      EXPECT_EQ(e.process(cmd.data(), uint32_t(cmd.size()), out, sizeof(out), len), rc::kFail);
+      EXPECT_EQ(len, 10u);
+      nv.forced.clear();  // the key is right now (here: the blob is absent, so it manufactures)
+      ASSERT_EQ(e.init(false), rc::kSuccess);
+      EXPECT_TRUE(e.running());
+    }
+  }
+}
+
 TEST(Engine, GarbagePermallFailsClosed) {
   MemNv nv;
   nv.blobs[BlobKind::Permanent] = Bytes(1500, 0x5a);

@@ -12,11 +12,21 @@ namespace vtpm::engine {
 // The swtpm control channel's blob types (tpm_ioctl.h PTM_BLOB_TYPE_*), one per libtpms name.
 enum class BlobKind : uint8_t { Permanent = 1, Volatile = 2, SaveState = 3 };
 
+// Every status but Loaded and Absent is a failure: the blob exists but does not load, and the
+// engine fails closed. The failures differ only in the result code libtpms gets from the load
+// callback, which a TPM 1.2 MainInit hands back to CMD_INIT as swtpm 0.7.1's does (its
+// swtpm_nvstore.c answers these codes; a TPM 2 MainInit answers TPM_RC_FAILURE for all of them).
 enum class LoadStatus : uint8_t {
-  Loaded,   // `out` holds the plain libtpms blob
-  Absent,   // no such blob: libtpms gets exactly TPM_RETRY and manufactures (permall)
-  Failed,   // it exists but does not read or verify: the engine fails closed
+  Loaded,        // `out` holds the plain libtpms blob
+  Absent,        // no such blob: libtpms gets exactly TPM_RETRY and manufactures (permall)
+  Failed,        // unreadable, damaged, or encrypted without a key given: TPM_FAIL (0x09)
+  WrongKey,      // encrypted, but the given key does not open it (MAC or tag fails):
+                 // TPM_DECRYPT_ERROR (0x21)
+  WrongKeySize,  // encrypted with a key of the other size (128 vs 256 bits):
+                 // TPM_BAD_KEY_PROPERTY (0x28)
 };
+
+inline bool load_failed(LoadStatus s) { return s != LoadStatus::Loaded && s != LoadStatus::Absent; }
 
 class NvBackend {
  public:

@@ -86,8 +86,9 @@ void put_mark(uint8_t out[kMarkBytes], const JournalMark& m) {
   put_be64(out + 8, m.sequence);
 }
 
+// `key_size`: the key-size TLV's byte, or empty for a file written before it existed.
 void append_gcm_aad(std::vector<uint8_t>& aad, const uint8_t* hdr, const Binding& b,
-                    uint64_t generation, Bytes mark) {
+                    uint64_t generation, Bytes key_size, Bytes mark) {
   const Bytes label = str_bytes(kGcmAadLabel);
   aad.insert(aad.end(), label.begin(), label.end());
   aad.insert(aad.end(), hdr, hdr + kHeaderBytes);
@@ -98,6 +99,7 @@ void append_gcm_aad(std::vector<uint8_t>& aad, const uint8_t* hdr, const Binding
   put_be32(n + 8, static_cast<uint32_t>(b.identity.size()));
   aad.insert(aad.end(), n, n + sizeof n);
   aad.insert(aad.end(), b.identity.begin(), b.identity.end());
+  aad.insert(aad.end(), key_size.begin(), key_size.end());
   aad.insert(aad.end(), mark.begin(), mark.end());
 }
 
@@ -149,7 +151,8 @@ BlobError decode_gcm(Crypto& crypto, const Container& c, const StateKey* key, co
                      DecodedState& out, std::string& err) {
   const uint32_t want = Container::tag_bit(tag::kGcmNonce) | Container::tag_bit(tag::kGcmCiphertext) |
                         Container::tag_bit(tag::kGcmTag) | Container::tag_bit(tag::kGcmGeneration);
-  const uint32_t allowed = want | Container::tag_bit(tag::kJournalMark);
+  const uint32_t allowed =
+      want | Container::tag_bit(tag::kJournalMark) | Container::tag_bit(tag::kGcmKeySize);
   if (c.header().flags != flag::kGcm) {
     return fail(BlobError::Malformed, err,
                 fmt("header flags 0x%llx mix AES-256-GCM with swtpm flags", c.header().flags));
@@ -164,13 +167,27 @@ BlobError decode_gcm(Crypto& crypto, const Container& c, const StateKey* key, co
                 fmt("GCM nonce/tag/generation sizes are %llu/%llu, expected 12/16 and 8",
                     nonce.size(), tg.size()));
   }
+  const Bytes key_size = c.value(tag::kGcmKeySize);
+  if (c.has(tag::kGcmKeySize) && (key_size.size() != 1 || !key_size_ok(key_size[0]))) {
+    return fail(BlobError::Malformed, err,
+                fmt("key-size TLV has %llu bytes (value %llu), expected 1 byte of 16 or 32",
+                    key_size.size(), key_size.empty() ? 0 : key_size[0]));
+  }
   if (key == nullptr) {
     return fail(BlobError::KeyMissing, err,
                 "encrypted with AES-256-GCM (vtpmd), but no key was given (--key or --pwdfile)");
   }
+  // Before the tag is checked, as swtpm checks its 256-bit flag: a key of the other size is
+  // named as such. The byte is authenticated (AAD), so an edited one fails the tag instead.
+  if (c.has(tag::kGcmKeySize) && key_size[0] != key->raw.size()) {
+    return fail(BlobError::KeyMismatch, err,
+                fmt("encrypted with a %llu-bit key, but the given key has %llu bits",
+                    key_size[0] * 8ull, key->raw.size() * 8));
+  }
   out.generation = get_be64(gen.data());
   std::vector<uint8_t> aad;
-  append_gcm_aad(aad, c.header_bytes().data(), b, out.generation, c.value(tag::kJournalMark));
+  append_gcm_aad(aad, c.header_bytes().data(), b, out.generation, key_size,
+                 c.value(tag::kJournalMark));
   out.plain.resize(ct.size());
   if (!crypto.gcm_open(key->gcm.span(), nonce, aad, ct, tg, out.plain.data())) {
     out.plain.clear();
@@ -413,15 +430,16 @@ bool encode_checked_plain_file(Crypto& crypto, Bytes plain, const JournalMark* m
 bool encode_gcm_file(Crypto& crypto, const StateKey& key, const Binding& b, uint64_t generation,
                      Bytes plain, std::vector<uint8_t>& out, std::string& err,
                      const JournalMark* mark) {
-  if (key.gcm.size() != Crypto::kGcmKeyBytes) {
+  if (key.gcm.size() != Crypto::kGcmKeyBytes || !key_size_ok(key.raw.size())) {
     err = "no AES-256-GCM key";
     return false;
   }
+  const uint8_t key_size = static_cast<uint8_t>(key.raw.size());
   uint8_t m[kMarkBytes];
   if (mark != nullptr) put_mark(m, *mark);
   const Bytes mark_bytes = mark != nullptr ? Bytes(m, sizeof m) : Bytes();
-  const size_t total = kHeaderBytes + 4 * kTlvHeaderBytes + 8 + Crypto::kGcmNonceBytes +
-                       plain.size() + Crypto::kGcmTagBytes +
+  const size_t total = kHeaderBytes + 5 * kTlvHeaderBytes + 8 + Crypto::kGcmNonceBytes +
+                       plain.size() + Crypto::kGcmTagBytes + sizeof key_size +
                        (mark != nullptr ? kTlvHeaderBytes + kMarkBytes : 0);
   if (total > UINT32_MAX) {
     err = "state blob too large";
@@ -436,10 +454,11 @@ bool encode_gcm_file(Crypto& crypto, const StateKey& key, const Binding& b, uint
     return false;
   }
   std::vector<uint8_t> aad;
-  append_gcm_aad(aad, hdr, b, generation, mark_bytes);
+  append_gcm_aad(aad, hdr, b, generation, Bytes(&key_size, 1), mark_bytes);
 
   start_blob(out, total - kHeaderBytes);
   append_tlv(out, tag::kGcmGeneration, Bytes(gen, sizeof gen));
+  append_tlv(out, tag::kGcmKeySize, Bytes(&key_size, 1));
   append_tlv(out, tag::kGcmNonce, Bytes(nonce, sizeof nonce));
   uint8_t th[kTlvHeaderBytes];
   put_be16(th, tag::kGcmCiphertext);

@@ -33,12 +33,16 @@
 //
 // vtpmd's GCM state file (header version 2, min_version 2, flags 0x20 only; swtpm 0.7.1 finds
 // no TLV 1 in it and refuses it):
-//   TLV 0x13 generation BE64   TLV 0x10 nonce (12, random)   TLV 0x11 ciphertext   TLV 0x12 tag (16)
+//   TLV 0x13 generation BE64   TLV 0x16 key size (u8: 16 or 32, the --key/--pwdfile key's bytes)
+//   TLV 0x10 nonce (12, random)   TLV 0x11 ciphertext   TLV 0x12 tag (16)
 //   [TLV 0x15 journal mark, BE64 epoch ‖ BE64 sequence: snapshots written by the journal]
 //   key  = HKDF-SHA256(ikm = the --key/--pwdfile key, salt = none, info = kGcmKeyInfo), 32 bytes
 //   AAD  = kGcmAadLabel ‖ header (10 bytes, as in the file) ‖ u8 TPM version (1: 1.2, 2: 2.0)
 //          ‖ u8 blob type (1 permall, 2 volatilestate, 3 savestate) ‖ BE64 generation
-//          ‖ BE32 identity length ‖ identity [‖ the journal mark's 16 bytes, when present]
+//          ‖ BE32 identity length ‖ identity [‖ the key-size byte] [‖ the journal mark's 16 bytes]
+// The key size lets a key of the other size be refused as that (KeyMismatch, as swtpm's 256-bit
+// flag does) rather than as a failed tag; files written before TLV 0x16 existed have none and
+// still load (a wrong key of either size is then an Integrity failure).
 // so a file renamed to another blob type, carried to another instance identity or TPM version,
 // or with its header or generation edited, fails authentication. Nonces are random (96 bits):
 // far below the 2^32 writes per key where random GCM nonces would need retiring the key.

@@ -140,6 +140,80 @@ TEST_F(Codec, GcmIsBoundToTypeIdentityVersionAndKey) {
   EXPECT_EQ(decode(f, &key, binding, st), BlobError::None);
 }
 
+TEST_F(Codec, GcmFileNamesItsKeySize) {
+  // TLV 0x16: the raw key's bytes, so that a key of the other size is told apart from a wrong
+  // key (swtpm 0.7.1: TPM_BAD_KEY_PROPERTY vs TPM_DECRYPT_ERROR).
+  const auto f = gcm_file(pattern(40, 2));
+  Container c;
+  std::string err;
+  ASSERT_TRUE(Container::parse(f, c, err)) << err;
+  EXPECT_EQ(vec(c.value(tag::kGcmKeySize)), std::vector<uint8_t>{32});
+  StateKey k128, other128;
+  ASSERT_TRUE(derive_state_key(crypto, from_hex("00112233445566778899aabbccddeeff"), k128, err));
+  ASSERT_TRUE(derive_state_key(crypto, from_hex("ff112233445566778899aabbccddeeff"), other128, err));
+  DecodedState st;
+  EXPECT_EQ(decode(f, &k128, binding, st), BlobError::KeyMismatch);
+  EXPECT_EQ(last_err, "encrypted with a 256-bit key, but the given key has 128 bits");
+  std::vector<uint8_t> f128;
+  ASSERT_TRUE(encode_gcm_file(crypto, k128, binding, 1, pattern(40, 2), f128, err)) << err;
+  ASSERT_TRUE(Container::parse(f128, c, err)) << err;
+  EXPECT_EQ(vec(c.value(tag::kGcmKeySize)), std::vector<uint8_t>{16});
+  EXPECT_EQ(decode(f128, &key, binding, st), BlobError::KeyMismatch);
+  EXPECT_EQ(last_err, "encrypted with a 128-bit key, but the given key has 256 bits");
+  EXPECT_EQ(decode(f128, &other128, binding, st), BlobError::Integrity);  // same size, wrong key
+  ASSERT_EQ(decode(f128, &k128, binding, st), BlobError::None) << last_err;
+  EXPECT_EQ(st.plain, pattern(40, 2));
+  // The byte is authenticated: edited to the key's size, the tag fails instead.
+  const size_t at = static_cast<size_t>(c.value(tag::kGcmKeySize).data() - c.header_bytes().data());
+  auto edited = f128;
+  edited[at] = 32;
+  EXPECT_EQ(decode(edited, &key, binding, st), BlobError::Integrity);
+  edited[at] = 24;
+  EXPECT_EQ(decode(edited, &key, binding, st), BlobError::Malformed);
+  EXPECT_NE(last_err.find("key-size TLV"), std::string::npos) << last_err;
+}
+
+TEST_F(Codec, GcmFileWithoutKeySizeStillLoads) {
+  // A file as vtpmd wrote it before TLV 0x16, built here from the layout in blob_codec.h:
+  // generation, nonce, ciphertext, tag; AAD without the key-size byte.
+  const auto plain = pattern(33, 5);
+  const size_t total = kHeaderBytes + 4 * kTlvHeaderBytes + 8 + 12 + plain.size() + 16;
+  uint8_t hdr[kHeaderBytes];
+  header_bytes(hdr, 2, flag::kGcm, static_cast<uint32_t>(total));
+  std::vector<uint8_t> aad;
+  const std::string label = kGcmAadLabel;
+  aad.insert(aad.end(), label.begin(), label.end());
+  aad.insert(aad.end(), hdr, hdr + kHeaderBytes);
+  aad.push_back(2);
+  aad.push_back(1);
+  const auto gen = from_hex("0000000000000007");
+  aad.insert(aad.end(), gen.begin(), gen.end());
+  const auto idlen = from_hex("00000007");
+  aad.insert(aad.end(), idlen.begin(), idlen.end());
+  aad.insert(aad.end(), binding.identity.begin(), binding.identity.end());
+  const std::vector<uint8_t> nonce(12, 0x42);
+  std::vector<uint8_t> ct(plain.size());
+  uint8_t tg[16];
+  ASSERT_TRUE(crypto.gcm_seal(key.gcm.span(), nonce, aad, plain, ct.data(), tg));
+  std::vector<uint8_t> f;
+  start_blob(f, total - kHeaderBytes);
+  append_tlv(f, tag::kGcmGeneration, gen);
+  append_tlv(f, tag::kGcmNonce, nonce);
+  append_tlv(f, tag::kGcmCiphertext, ct);
+  append_tlv(f, tag::kGcmTag, Bytes(tg, sizeof tg));
+  std::copy(hdr, hdr + kHeaderBytes, f.begin());
+  ASSERT_EQ(f.size(), total);
+  DecodedState st;
+  ASSERT_EQ(decode(f, &key, binding, st), BlobError::None) << last_err;
+  EXPECT_EQ(st.plain, plain);
+  EXPECT_EQ(st.generation, 7u);
+  // Without the size on record, a key of the other size can only fail the tag.
+  StateKey k128;
+  std::string err;
+  ASSERT_TRUE(derive_state_key(crypto, from_hex("00112233445566778899aabbccddeeff"), k128, err));
+  EXPECT_EQ(decode(f, &k128, binding, st), BlobError::Integrity);
+}
+
 TEST_F(Codec, GcmKeyIsDerivedNotRaw) {
   // A 128-bit --key still seals with AES-256-GCM; the GCM key is never the raw key.
   StateKey k128;

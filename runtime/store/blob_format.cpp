@@ -19,7 +19,7 @@ std::string fmt(const char* f, unsigned long long a, unsigned long long b = 0,
 
 uint32_t Container::tag_bit(uint16_t t) {
   if (t >= tag::kData && t <= tag::kIvecMigrationData) return 1u << t;
-  if (t >= tag::kGcmNonce && t <= tag::kJournalMark) return 1u << (t - tag::kGcmNonce + 8);
+  if (t >= tag::kGcmNonce && t <= tag::kGcmKeySize) return 1u << (t - tag::kGcmNonce + 8);
   return 0;
 }
 
@@ -122,7 +122,7 @@ bool Container::only(uint32_t allowed, std::string& err) const {
 }
 
 bool Container::require(uint32_t required, std::string& err) const {
-  static const uint16_t kAll[] = {1, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15};
+  static const uint16_t kAll[] = {1, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16};
   for (uint16_t t : kAll) {
     if ((required & tag_bit(t)) != 0 && !has(t)) {
       err = fmt("required TLV %llu is missing", t);

@@ -54,6 +54,7 @@ inline constexpr uint16_t kGcmTag = 0x12;                // vtpmd: 16-byte GCM t
 inline constexpr uint16_t kGcmGeneration = 0x13;         // vtpmd: BE64 write counter
 inline constexpr uint16_t kSha256 = 0x14;                // vtpmd: SHA-256 of the bytes before it
 inline constexpr uint16_t kJournalMark = 0x15;           // vtpmd: BE64 epoch, BE64 sequence
+inline constexpr uint16_t kGcmKeySize = 0x16;            // vtpmd: u8, the raw key's bytes (16/32)
 }  // namespace tag
 
 struct Header {
@@ -90,7 +91,7 @@ class Container {
     uint16_t tag = 0;
     Bytes value;
   };
-  static constexpr size_t kMaxEntries = 13;  // one of each known tag
+  static constexpr size_t kMaxEntries = 14;  // one of each known tag
   bool parse_records(Bytes in, size_t off, std::string& err);
 
   Header header_;

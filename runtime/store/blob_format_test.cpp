@@ -95,8 +95,10 @@ TEST(BlobFormat, RequiredAndAllowedTags) {
   EXPECT_FALSE(c.only(Container::tag_bit(2), err));
   EXPECT_EQ(err, "unexpected TLV 3 in this kind of blob");
   EXPECT_EQ(Container::tag_bit(8), 0u);
-  EXPECT_EQ(Container::tag_bit(0x16), 0u);
+  EXPECT_EQ(Container::tag_bit(0x17), 0u);
   EXPECT_NE(Container::tag_bit(0x14), Container::tag_bit(0x15));
+  EXPECT_NE(Container::tag_bit(0x16), 0u);
+  EXPECT_NE(Container::tag_bit(0x15), Container::tag_bit(0x16));
 }
 
 TEST(BlobFormat, VersionOneHasOnePayload) {

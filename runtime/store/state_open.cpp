@@ -96,7 +96,7 @@ bool fold_journal_offline(const instance::Config& cfg, Crypto& crypto, std::stri
     for (engine::BlobKind kind :
          {engine::BlobKind::Permanent, engine::BlobKind::Volatile, engine::BlobKind::SaveState}) {
       std::vector<uint8_t> plain;
-      if (store.load(kind, plain) == engine::LoadStatus::Failed) {
+      if (engine::load_failed(store.load(kind, plain))) {
         err = state.where() + ": " + store.last_error();
         return false;
       }

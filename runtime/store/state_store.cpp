@@ -10,8 +10,6 @@ namespace {
 using engine::BlobKind;
 using engine::LoadStatus;
 
-constexpr uint32_t kTpmBadKeyProperty = 0x28;  // libtpms tpm_error.h TPM_BAD_KEY_PROPERTY
-
 const BlobKind kKinds[] = {BlobKind::Permanent, BlobKind::Volatile, BlobKind::SaveState};
 
 bool valid_kind(BlobKind kind) {
@@ -35,13 +33,29 @@ uint32_t tpm_result_of(BlobError e) {
     case BlobError::Malformed: return engine::rc::kBadParameter;
     case BlobError::BadVersion: return engine::rc::kBadVersion;
     case BlobError::KeyMissing: return engine::rc::kKeyNotFound;
-    case BlobError::KeyMismatch: return kTpmBadKeyProperty;
+    case BlobError::KeyMismatch: return engine::rc::kBadKeyProperty;
     case BlobError::NotEncrypted: return engine::rc::kDecryptError;
     case BlobError::Integrity: return engine::rc::kDecryptError;
     case BlobError::NoCiphertext: return engine::rc::kFail;  // swtpm 0.7.1 SWTPM_NVRAM_DecryptData
     case BlobError::Internal: return engine::rc::kFail;
   }
   return engine::rc::kFail;
+}
+
+LoadStatus load_status_of(BlobError e, bool keyed) {
+  switch (e) {
+    case BlobError::None: return LoadStatus::Loaded;
+    case BlobError::KeyMismatch: return LoadStatus::WrongKeySize;
+    // With a key, a failed check is a MAC, tag or padding: wrong key (or modified data, which
+    // swtpm cannot tell apart either). Without one it is the checked plain file's SHA-256.
+    case BlobError::Integrity: return keyed ? LoadStatus::WrongKey : LoadStatus::Failed;
+    case BlobError::Malformed:
+    case BlobError::BadVersion:
+    case BlobError::KeyMissing:
+    case BlobError::NotEncrypted:
+    case BlobError::Internal: return LoadStatus::Failed;
+  }
+  return LoadStatus::Failed;
 }
 
 StateStore::StateStore(StateDir& dir, engine::TpmVersion version, Crypto& crypto,
@@ -306,7 +320,14 @@ LoadStatus StateStore::load(BlobKind kind, std::vector<uint8_t>& out) {
                                         has_key() ? &key_ : nullptr, binding(kind), st, err);
   if (e != BlobError::None) {
     last_error_ = where + ": " + err;
-    return LoadStatus::Failed;
+    // swtpm 0.7.1 takes any file as encrypted when it has a key, and a header-version-2 file
+    // without its 256-bit flag as needing a 128-bit key: a plain file and a 256-bit key give
+    // TPM_BAD_KEY_PROPERTY there (a 128-bit key: TPM_FAIL, no HMAC found). So here too.
+    const Bytes image = from_journal ? Bytes(l.image) : Bytes(file);
+    if (e == BlobError::NotEncrypted && key_.raw.size() == 32 && !image.empty() && image[0] >= 2) {
+      return LoadStatus::WrongKeySize;
+    }
+    return load_status_of(e, has_key());
   }
   generation_[k] = st.generation;
   // Only a file in the format store() writes counts as already written (a swtpm file is

@@ -1,8 +1,9 @@
 // StateStore: the engine's NvBackend over a state directory, plus the control channel's blob
 // codecs. Files are named as swtpm names them (reference/swtpm-qemu.md §3.4); without a key they
 // are written in swtpm's layout plus a SHA-256 TLV swtpm skips, with one as AES-256-GCM files
-// (blob_codec.h). A file that exists but does not decode makes load() answer Failed with the
-// reason kept in last_error(), so the instance stops with that sentence (DESIGN §5 fail closed).
+// (blob_codec.h). A file that exists but does not decode makes load() answer a failure (Failed,
+// WrongKey or WrongKeySize: load_status_of()) with the reason kept in last_error(), so the
+// instance stops with that sentence (DESIGN §5 fail closed).
 //
 // Writes go to the journal (journal.h): one pwrite + fdatasync per store(), durable before it
 // returns; a store() of exactly the bytes already durable for that kind writes nothing. remove()
@@ -138,6 +139,10 @@ class StateStore final : public engine::NvBackend {
 
 // The control channel's answer for a decode failure (swtpm: 0x21 bad MAC, 0x0d key missing, …).
 uint32_t tpm_result_of(BlobError e);
+// What load() answers for a state file that did not decode (`keyed`: a state-file key is set),
+// so that the engine hands libtpms the code swtpm 0.7.1's NVRAM load gives: a wrong key's MAC or
+// tag failure is WrongKey (0x21), a key of the other size WrongKeySize (0x28), all else Failed.
+engine::LoadStatus load_status_of(BlobError e, bool keyed);
 // libtpms's name of a blob: permall, volatilestate, savestate.
 const char* blob_label(engine::BlobKind kind);
 

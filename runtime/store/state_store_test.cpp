@@ -1,6 +1,7 @@
-// StateStore as the engine sees it: Absent / Loaded / Failed with a kept reason, swtpm's file
-// names and plain layout, GCM files bound to their name and instance, damaged files refused and
-// left byte-identical on disk, the lazy lock, and the control-channel result codes.
+// StateStore as the engine sees it: Absent / Loaded / a failure (Failed, WrongKey, WrongKeySize)
+// with a kept reason, swtpm's file names and plain layout, GCM files bound to their name and
+// instance, damaged files refused and left byte-identical on disk, the lazy lock, and the
+// control-channel result codes.
 #include "store/state_store.h"
 
 #include <sys/wait.h>
@@ -100,7 +101,8 @@ TEST_F(Store, SealedFileMovedToAnotherNameOrInstanceFails) {
   // Type swap: permall copied over volatilestate.
   ASSERT_TRUE(write_path(tmp.file("tpm2-00.volatilestate"), read_path(tmp.file("tpm2-00.permall"))));
   std::vector<uint8_t> out;
-  EXPECT_EQ(s.load(BlobKind::Volatile, out), LoadStatus::Failed);
+  // The tag fails, which a wrong key cannot be told apart from (swtpm: TPM_DECRYPT_ERROR).
+  EXPECT_EQ(s.load(BlobKind::Volatile, out), LoadStatus::WrongKey);
   EXPECT_TRUE(out.empty());
   EXPECT_NE(s.last_error().find("state file tpm2-00.volatilestate: AES-256-GCM authentication failed"),
             std::string::npos)
@@ -108,12 +110,12 @@ TEST_F(Store, SealedFileMovedToAnotherNameOrInstanceFails) {
   // Identity swap: the same directory opened as another instance.
   StateStore other(dir, TpmVersion::Tpm2, crypto, "vm-b");
   ASSERT_TRUE(other.set_key(key, err));
-  EXPECT_EQ(other.load(BlobKind::Permanent, out), LoadStatus::Failed);
+  EXPECT_EQ(other.load(BlobKind::Permanent, out), LoadStatus::WrongKey);
   // TPM version swap.
   ASSERT_TRUE(write_path(tmp.file("tpm-00.permall"), read_path(tmp.file("tpm2-00.permall"))));
   StateStore t12(dir, TpmVersion::Tpm12, crypto, "vm-a");
   ASSERT_TRUE(t12.set_key(key, err));
-  EXPECT_EQ(t12.load(BlobKind::Permanent, out), LoadStatus::Failed);
+  EXPECT_EQ(t12.load(BlobKind::Permanent, out), LoadStatus::WrongKey);
   // The owner still reads it.
   EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Loaded) << s.last_error();
 }
@@ -147,7 +149,8 @@ TEST_F(Store, DamagedFilesFailAndStayByteIdentical) {
     auto bad = good;
     bad[i] ^= static_cast<uint8_t>(0x80u >> (i % 8));
     ASSERT_TRUE(write_path(path, bad));
-    EXPECT_EQ(s.load(BlobKind::Permanent, out), LoadStatus::Failed) << "byte " << i;
+    // Failed (layout), WrongKey (the tag) or WrongKeySize (the key-size byte): never loaded.
+    EXPECT_TRUE(engine::load_failed(s.load(BlobKind::Permanent, out))) << "byte " << i;
     EXPECT_TRUE(out.empty());
     EXPECT_EQ(s.last_error().rfind("state file tpm2-00.permall: ", 0), 0u) << s.last_error();
     EXPECT_EQ(read_path(path), bad) << "load changed the file at byte " << i;
@@ -163,6 +166,141 @@ TEST_F(Store, DamagedFilesFailAndStayByteIdentical) {
   EXPECT_EQ(s.last_error(), "state file tpm2-00.permall: header says the blob has " +
                                 std::to_string(good.size()) + " bytes, but it has " +
                                 std::to_string(good.size() - 1) + " (truncated or extended)");
+}
+
+// What the engine hands libtpms (and a TPM 1.2 CMD_INIT answers) for each decode error.
+TEST(LoadStatusOf, MapsAsSwtpmsNvramLoad) {
+  EXPECT_EQ(load_status_of(BlobError::None, true), LoadStatus::Loaded);
+  EXPECT_EQ(load_status_of(BlobError::KeyMismatch, true), LoadStatus::WrongKeySize);
+  EXPECT_EQ(load_status_of(BlobError::Integrity, true), LoadStatus::WrongKey);
+  EXPECT_EQ(load_status_of(BlobError::Integrity, false), LoadStatus::Failed);  // plain SHA-256
+  for (BlobError e : {BlobError::Malformed, BlobError::BadVersion, BlobError::KeyMissing,
+                      BlobError::NotEncrypted, BlobError::Internal}) {
+    EXPECT_EQ(load_status_of(e, true), LoadStatus::Failed) << blob_error_name(e);
+    EXPECT_EQ(load_status_of(e, false), LoadStatus::Failed) << blob_error_name(e);
+  }
+}
+
+// Files of both encrypted formats, opened with a wrong key of the same size and with a key of
+// the other size: WrongKey / WrongKeySize, the store's sentence, the file left as it was.
+TEST_F(Store, WrongKeyAndOtherKeySizeAreTold) {
+  const auto k256 = from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  const auto wrong128 = from_hex("ffeeddccbbaa99887766554433221100");
+  struct Case {
+    const char* name;
+    bool swtpm_cbc;
+    std::vector<uint8_t> write_key;
+  };
+  const Case cases[] = {{"gcm-128", false, from_hex("00112233445566778899aabbccddeeff")},
+                        {"gcm-256", false, k256},
+                        {"swtpm-cbc-128", true, from_hex("00112233445566778899aabbccddeeff")},
+                        {"swtpm-cbc-256", true, k256}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = tmp.file("tpm-00.permall");
+    const auto plain = pattern(200, 6);
+    std::string err;
+    if (c.swtpm_cbc) {
+      std::vector<uint8_t> file;
+      ASSERT_TRUE(encode_swtpm_encrypted_file(crypto, c.write_key, plain, file, err)) << err;
+      ASSERT_TRUE(write_path(path, file));
+    } else {
+      StateStore w(dir, TpmVersion::Tpm12, crypto, "");
+      SecretKey k;
+      k.assign(c.write_key.data(), c.write_key.size());
+      ASSERT_TRUE(w.set_key(k, err)) << err;
+      ASSERT_TRUE(put(w, BlobKind::Permanent, plain)) << w.last_error();
+      ASSERT_TRUE(w.compact()) << w.last_error();
+      dir.unlock();
+    }
+    const auto before = read_path(path);
+    const bool was128 = c.write_key.size() == 16;
+    // Same size, other bytes; and the other size.
+    auto same_size = was128 ? wrong128 : k256;
+    if (!was128) same_size[0] ^= 0xff;
+    const auto other_size = was128 ? k256 : wrong128;
+    std::vector<uint8_t> out;
+    {
+      StateStore r(dir, TpmVersion::Tpm12, crypto, "");
+      SecretKey k;
+      k.assign(same_size.data(), same_size.size());
+      ASSERT_TRUE(r.set_key(k, err)) << err;
+      EXPECT_EQ(r.load(BlobKind::Permanent, out), LoadStatus::WrongKey) << r.last_error();
+      EXPECT_TRUE(out.empty());
+      EXPECT_EQ(r.last_error().rfind("state file tpm-00.permall: ", 0), 0u) << r.last_error();
+      EXPECT_NE(r.last_error().find(c.swtpm_cbc ? "HMAC does not verify" : "authentication failed"),
+                std::string::npos)
+          << r.last_error();
+      dir.unlock();
+    }
+    {
+      StateStore r(dir, TpmVersion::Tpm12, crypto, "");
+      SecretKey k;
+      k.assign(other_size.data(), other_size.size());
+      ASSERT_TRUE(r.set_key(k, err)) << err;
+      EXPECT_EQ(r.load(BlobKind::Permanent, out), LoadStatus::WrongKeySize) << r.last_error();
+      EXPECT_TRUE(out.empty());
+      EXPECT_EQ(r.last_error(), std::string("state file tpm-00.permall: encrypted with a ") +
+                                    (was128 ? "128" : "256") + "-bit key, but the given key has " +
+                                    (was128 ? "256" : "128") + " bits");
+      dir.unlock();
+    }
+    {
+      StateStore r(dir, TpmVersion::Tpm12, crypto, "");  // no key: Failed, as swtpm's TPM_FAIL
+      EXPECT_EQ(r.load(BlobKind::Permanent, out), LoadStatus::Failed) << r.last_error();
+      dir.unlock();
+    }
+    EXPECT_EQ(read_path(path), before);
+    StateStore ok(dir, TpmVersion::Tpm12, crypto, "");
+    SecretKey k;
+    k.assign(c.write_key.data(), c.write_key.size());
+    ASSERT_TRUE(ok.set_key(k, err)) << err;
+    ASSERT_EQ(ok.load(BlobKind::Permanent, out), LoadStatus::Loaded) << ok.last_error();
+    EXPECT_EQ(out, plain);
+    dir.unlock();
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+  }
+}
+
+// A plain file and a key: refused (no downgrade), with swtpm's code: a 256-bit key is the wrong
+// size for a file without the 256-bit flag (swtpm: 0x28), a 128-bit key finds no MAC (0x09).
+TEST_F(Store, PlainFileWithKeyIsRefusedWithSwtpmsCode) {
+  for (bool checked : {true, false}) {
+    SCOPED_TRACE(checked ? "vtpmd's checked plain file" : "swtpm's plain file");
+    const std::string path = tmp.file("tpm-00.permall");
+    std::vector<uint8_t> file;
+    std::string err;
+    if (checked) {
+      ASSERT_TRUE(encode_checked_plain_file(crypto, pattern(50, 8), nullptr, file, err)) << err;
+    } else {
+      encode_plain_file(pattern(50, 8), file);
+    }
+    ASSERT_TRUE(write_path(path, file));
+    std::vector<uint8_t> out;
+    {
+      StateStore r(dir, TpmVersion::Tpm12, crypto, "");
+      ASSERT_TRUE(r.set_key(key, err)) << err;  // 128 bits
+      EXPECT_EQ(r.load(BlobKind::Permanent, out), LoadStatus::Failed);
+      EXPECT_NE(r.last_error().find("not encrypted, but a key was given"), std::string::npos)
+          << r.last_error();
+    }
+    {
+      StateStore r(dir, TpmVersion::Tpm12, crypto, "");
+      SecretKey k256;
+      const auto raw = from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+      k256.assign(raw.data(), raw.size());
+      ASSERT_TRUE(r.set_key(k256, err)) << err;
+      EXPECT_EQ(r.load(BlobKind::Permanent, out), LoadStatus::WrongKeySize);
+      EXPECT_TRUE(out.empty());
+      EXPECT_NE(r.last_error().find("not encrypted, but a key was given"), std::string::npos)
+          << r.last_error();
+    }
+    EXPECT_EQ(read_path(path), file);
+    StateStore plain(dir, TpmVersion::Tpm12, crypto, "");
+    ASSERT_EQ(plain.load(BlobKind::Permanent, out), LoadStatus::Loaded) << plain.last_error();
+    EXPECT_EQ(out, pattern(50, 8));
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+  }
 }
 
 TEST_F(Store, DamagedPlainFilesWeWroteFailAndStayByteIdentical) {

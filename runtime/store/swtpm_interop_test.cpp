@@ -295,8 +295,15 @@ TEST_F(Interop, Aes256HexKeyFile) {
   ASSERT_EQ(load_permall(TpmVersion::Tpm2, {}, blob, why), LoadStatus::Failed);
   EXPECT_NE(why.find("no key was given"), std::string::npos) << why;
   ASSERT_TRUE(write_path(k, "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"));
-  ASSERT_EQ(load_permall(TpmVersion::Tpm2, cfg, blob, why), LoadStatus::Failed);
+  ASSERT_EQ(load_permall(TpmVersion::Tpm2, cfg, blob, why), LoadStatus::WrongKey);
   EXPECT_NE(why.find("HMAC does not verify"), std::string::npos) << why;
+  // A 128-bit key on swtpm's 256-bit file: told as the other size (swtpm: 0x28).
+  ASSERT_TRUE(write_path(k, "000102030405060708090a0b0c0d0e0f\n"));
+  cfg.key_bits = 128;
+  ASSERT_EQ(load_permall(TpmVersion::Tpm2, cfg, blob, why), LoadStatus::WrongKeySize) << why;
+  EXPECT_NE(why.find("encrypted with a 256-bit key, but the given key has 128 bits"),
+            std::string::npos)
+      << why;
 }
 
 TEST_F(Interop, Aes128HexKeyWithPrefix) {
