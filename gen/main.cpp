@@ -187,18 +187,23 @@ int cmd_mutate(const std::vector<std::string>& args) {
   }
   if (file.empty()) return usage_error("mutate needs a case file");
   if (out_path.empty()) return usage_error("mutate needs -o OUT");
-  auto slurp = [](const fs::path& p, std::string& text) {
+  // A case or spec file is a few KiB: anything past 4 MiB is refused rather than read whole.
+  constexpr std::uintmax_t kMaxFileBytes = 4u << 20;
+  auto slurp = [&](const fs::path& p, std::string& text) {
+    std::error_code ec;
+    const std::uintmax_t size = fs::file_size(p, ec);
+    if (ec || size > kMaxFileBytes) return false;
     std::ifstream in(p, std::ios::binary);
     if (!in) return false;
     std::ostringstream ss;
     ss << in.rdbuf();
     text = ss.str();
-    return true;
+    return text.size() <= kMaxFileBytes;
   };
   const std::string shown = fsm::gen::display_path(file);
   std::string text, spec_text, mutant;
   if (!slurp(file, text)) {
-    std::cerr << shown << ":0:0: error: cannot read file\n";
+    std::cerr << shown << ":0:0: error: cannot read file (absent, unreadable or over 4 MiB)\n";
     return 1;
   }
   fsm::gen::Reporter rep;

@@ -85,6 +85,9 @@ bool parse_mutation(const std::string& file, const std::string& text, Reporter& 
       if (key == "spec") {
         if (!out.spec.empty()) err(ln, 1, "a second 'spec:' line");
         else if (value.empty() || value[0] == '/') err(ln, col, "'spec:' needs a path relative to the repository root");
+        else if (value == ".." || value.rfind("../", 0) == 0 || value.find("/../") != std::string::npos ||
+                 (value.size() >= 3 && value.compare(value.size() - 3, 3, "/..") == 0))
+          err(ln, static_cast<uint32_t>(l.find(value, colon) + 1), "'spec:' must stay inside the repository (no '..')");
         else { out.spec = value; out.spec_line = ln; out.spec_col = static_cast<uint32_t>(l.find(value, colon) + 1); }
       } else if (key == "expect-fail") {
         // A name, or a reachability obligation's text such as `reachable transition #3 S.e`.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "store/secret.h"
 #include "wire/big_endian.h"
 
 namespace vtpm::instance {
@@ -116,7 +117,7 @@ size_t InstanceCore::tpm_command(const uint8_t* cmd, uint32_t len, int locality,
   } else {
     cmd_ = cmd;
     cmd_len_ = len;
-    if (locality >= 0) engine_.set_locality(static_cast<uint8_t>(locality));
+    cmd_locality_ = locality;
     reply_ = {};
     deliver(ctrl::make_tpmCommand());
     cmd_ = nullptr;
@@ -273,6 +274,7 @@ uint32_t InstanceCore::run_engine(ctrl::Op op) {
       std::vector<uint8_t> plain;
       auto kind = static_cast<BlobKind>(req.blob_type);
       uint32_t r = engine_.get_state(kind, plain);
+      store::wipe(blob_.data(), blob_.size());  // the previous blob (plain TPM state, maybe)
       blob_.clear();
       blob_flags_ = 0;
       if (r != rc::kSuccess) return r;
@@ -311,6 +313,8 @@ uint32_t InstanceCore::run_engine(ctrl::Op op) {
       return r;
     }
     case ctrl::Op::TpmCommand: {
+      // The TPM_SEND_COMMAND prefix's locality applies to this command, once the machine runs it.
+      if (cmd_locality_ >= 0) engine_.set_locality(static_cast<uint8_t>(cmd_locality_));
       uint32_t out_len = 0;
       const auto cap = static_cast<uint32_t>(std::min<size_t>(data_cap_, engine_.buffer_size()));
       // A TPM error is inside the response; kFail still came with a well-formed fatal response.

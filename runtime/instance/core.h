@@ -95,6 +95,7 @@ class InstanceCore {
   ControlReply reply_{};
   const uint8_t* cmd_ = nullptr;  // the TPM command being served
   uint32_t cmd_len_ = 0;
+  int cmd_locality_ = -1;         // the locality that came with it (-1 none)
   uint8_t* data_out_ = nullptr;   // its response buffer
   size_t data_cap_ = 0;
   size_t data_len_ = 0;

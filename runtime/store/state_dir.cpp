@@ -64,6 +64,20 @@ bool StateDir::open(const std::string& path, uint32_t file_mode, std::string& er
   return true;
 }
 
+bool StateDir::give_lock_to(uint32_t uid, uint32_t gid, std::string& err) {
+  struct stat st {};
+  if (lock_fd_ < 0 || ::fstat(lock_fd_, &st) != 0) {
+    err = "the state's lock is not held";
+    return false;
+  }
+  if (st.st_uid != ::geteuid()) return true;
+  if (::fchown(lock_fd_, static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
+    err = "could not give " + path_ + "/" + lock_name_ + " to uid " + std::to_string(uid) + ": " + errno_text();
+    return false;
+  }
+  return true;
+}
+
 bool StateDir::lock(std::string& err) {
   if (lock_fd_ >= 0) return true;
   if (dir_fd_ < 0) {

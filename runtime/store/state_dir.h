@@ -41,6 +41,9 @@ class StateDir {
   void set_lock_name(std::string name) { lock_name_ = std::move(name); }
   void unlock();
   bool locked() const { return lock_fd_ >= 0; }
+  // --runas: the lock file goes to the user the process is about to become, as swtpm (which
+  // creates it as that user) leaves it; one this process does not own is left as it is.
+  bool give_lock_to(uint32_t uid, uint32_t gid, std::string& err);
 
   // Reads a regular file of at most kMaxFileBytes. Absent when it does not exist.
   FileStatus read(const std::string& name, std::vector<uint8_t>& out, std::string& err) const;

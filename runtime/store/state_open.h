@@ -26,6 +26,10 @@ class OpenedState {
   // then exists (cfg.tpm2 chooses the file names, cfg.instance_id the binding); it has no key.
   bool open(const instance::Config& cfg, Crypto& crypto, bool lock, std::string& err);
   StateStore& store() { return *store_; }
+  // --runas: its lock file to the user the process becomes (StateDir::give_lock_to).
+  bool give_lock_to(uint32_t uid, uint32_t gid, std::string& err) {
+    return (file_.path().empty() ? dir_ : file_.dir()).give_lock_to(uid, gid, err);
+  }
   const std::string& where() const { return where_; }  // the path, for messages
 
  private:

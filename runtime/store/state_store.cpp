@@ -53,6 +53,7 @@ LoadStatus load_status_of(BlobError e, bool keyed) {
     case BlobError::BadVersion:
     case BlobError::KeyMissing:
     case BlobError::NotEncrypted:
+    case BlobError::NoCiphertext:  // swtpm: TPM_FAIL
     case BlobError::Internal: return LoadStatus::Failed;
   }
   return LoadStatus::Failed;

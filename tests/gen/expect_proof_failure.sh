@@ -76,9 +76,11 @@ if grep -q 'FAILED   invariant' <<<"$failed"; then
       echo "refreshed: $trace"
     fi
     [ -f "$trace" ] || { echo "FAIL: no regression trace $trace; run tests/gen/traces/refresh.sh"; exit 1; }
-    if ! diff -u "$trace" <(printf '%s\n' "$expected"); then
-      echo "FAIL: the regression trace $trace is stale (the prover now finds the counterexample above);"
-      echo "      review it and run tests/gen/traces/refresh.sh"; exit 1
+    # The checked-in trace is a regression input, not the prover's expected output: another Z3
+    # or search order may find another counterexample. What must hold is that it still breaks
+    # the mutant (here) and that the real spec runs it cleanly (property.<spec>.traces).
+    if ! diff -q "$trace" <(printf '%s\n' "$expected") >/dev/null; then
+      echo "note: the prover now finds another counterexample than $trace; that one must still break the mutant"
     fi
     violated <"$trace" || { echo "FAIL: the regression trace $trace does not end with $name violated on the mutant"; exit 1; }
     echo "replayed: the regression trace $trace ends with $name violated on the mutant"

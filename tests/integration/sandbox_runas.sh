@@ -57,14 +57,19 @@ wait_pid_gone "$pid" 4 || fail "daemon still running 4 s after CMD_SHUTDOWN"
 assert_eq "exit status after CMD_SHUTDOWN" 0 "$GONE_RC"
 [[ ! -e $RUN/daemon.pid ]] || fail "the pid file was not removed at exit (as $USER_NAME)"
 
-step "the state the TPM wrote belongs to $USER_NAME"
-written=0
-for f in "$STATE"/*; do
-  [[ -f $f ]] || continue
-  ((++written))
-  assert_eq "owner of $(basename "$f")" "$USER_UID" "$(stat -c %u "$f")"
-done
-((written > 0)) || fail "no state file in $STATE after NV writes"
+# owned_by_user WHEN: every file in the state directory, the lock (.lock) included, is the user's.
+owned_by_user() {
+  local written=0 f
+  for f in "$STATE"/* "$STATE"/.[!.]*; do
+    [[ -f $f ]] || continue
+    ((++written))
+    assert_eq "owner of $(basename "$f") $1" "$USER_UID" "$(stat -c %u "$f")"
+  done
+  ((written > 1)) || fail "no state file beside the lock in $STATE $1"
+}
+
+step "the state the TPM wrote, and its lock, belong to $USER_NAME"
+owned_by_user "after NV writes"
 
 step "restart as $USER_NAME: the NV index is still there"
 start_tcp_daemon "$STATE" "$RUN/daemon2.log" --flags not-need-init --runas "$USER_NAME"
@@ -74,8 +79,21 @@ ok "tpm2_startup -c" tpm2_startup -c
 ok "nvread after restart" tpm2_nvread 0x1500017 -C o -s 16 -o nv.out2
 assert_eq "NV contents after restart" "$(file_hex nv.in)" "$(file_hex nv.out2)"
 assert_eq "Uid after restart" "$USER_UID" "$(status_ids "$pid" Uid | awk '{ print $2 }')"
+
+step "killed after a write, restarted as $USER_NAME: the write is there and the state is still the user's"
+printf 'written, then kill' | head -c 16 >nv.in2
+ok "nvwrite before the kill" tpm2_nvwrite 0x1500017 -C o -i nv.in2
+kill -KILL "$pid"
+wait_pid_gone "$pid" 4 || fail "daemon still running 4 s after SIGKILL"
+start_tcp_daemon "$STATE" "$RUN/daemon3.log" --flags not-need-init --runas "$USER_NAME"
+pid=$DAEMON_PID
+export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT"
+ok "tpm2_startup -c after the kill" tpm2_startup -c
+ok "nvread after the kill" tpm2_nvread 0x1500017 -C o -s 16 -o nv.out3
+assert_eq "NV contents after the kill" "$(file_hex nv.in2)" "$(file_hex nv.out3)"
 ok "CMD_SHUTDOWN" swtpm_ioctl --tcp "127.0.0.1:$CTRL_PORT" -s
 wait_pid_gone "$pid" 4 || fail "daemon still running 4 s after CMD_SHUTDOWN"
+owned_by_user "after a crash and a restart"
 
 step "an unknown user is refused with a message naming it"
 mkdir -p "$IT_TMP/bad"

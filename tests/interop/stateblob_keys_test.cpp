@@ -415,7 +415,8 @@ TEST_F(StateblobKeys, CrossLoadBothWays) {
         // the index holds the source's bytes; and the answers equal the swtpm->swtpm control
         // leg's, which runs first.
         std::string control;
-        for (auto [from_swtpm, to_swtpm] : {std::pair{true, true}, {false, true}, {true, false}, {false, false}}) {
+        for (const auto& ends : {std::pair{true, true}, {false, true}, {true, false}, {false, false}}) {
+          const bool from_swtpm = ends.first, to_swtpm = ends.second;  // (clang 14: no captured bindings)
           std::string leg = std::string(from_swtpm ? "swtpm" : "vtpmd") + "->" + (to_swtpm ? "swtpm" : "vtpmd");
           std::string what = kc.name + " req=" + std::to_string(req) + (all ? " all " : " perm ") + leg;
           run_case(what, [&] {

@@ -18,7 +18,7 @@ while IFS= read -r hit; do report "runtime includes a transport or hardware head
 
 # 2. runtime CMake files naming a transport or hardware target or folder
 while IFS= read -r hit; do report "runtime CMake links or names a transport/hardware part: $hit"; done < <(
-  grep -rnE 'vtpm::(transports|swtpm_server|sandbox|xen|tis|crb)|\$\{CMAKE_SOURCE_DIR\}/(transports|hardware)' \
+  grep -rnE 'vtpm(::|_)(transports|swtpm_server|sandbox|xen|tis|crb)|\$\{CMAKE_SOURCE_DIR\}/(transports|hardware)' \
     runtime --include=CMakeLists.txt 2>/dev/null)
 
 # 3. the sans-I/O core: no socket, poll or read/write (STYLE 9)

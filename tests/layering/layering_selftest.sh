@@ -18,6 +18,7 @@ bash "$check" "$tmp/t" >/dev/null || fail "the unchanged runtime/ does not pass"
 plant "runtime includes a transport" store/state_store.cpp '#include "transports/swtpm/net.h"'
 plant "runtime includes a transport" engine/engine.h '#include <hardware/tis/tis.h>'
 plant "runtime CMake links" instance/CMakeLists.txt 'target_link_libraries(vtpm_instance PUBLIC vtpm::swtpm_server)'
+plant "runtime CMake links" store/CMakeLists.txt 'target_link_libraries(vtpm_store PRIVATE vtpm_transports)'
 plant "I/O in the sans-I/O core" instance/core.cpp 'static int probe(int fd) { return ::poll(nullptr, 0, fd); }'
 plant "I/O in the sans-I/O core" instance/core.cpp '#include <sys/socket.h>'
 echo "ok: every planted violation is caught"

@@ -26,13 +26,13 @@ int fail(std::string& err, int e, const std::string& what) {
   return -e;
 }
 
+}  // namespace
+
 int64_t now_ms() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
 }
-
-}  // namespace
 
 int listen_tcp(const std::string& bindaddr, uint16_t port, std::string& err) {
   std::string host = bindaddr;

@@ -48,4 +48,7 @@ bool send_all(int fd, const uint8_t* data, size_t len, int timeout_ms, std::stri
 // is, 0 on timeout, -errno on error.
 int wait_readable(int fd, int timeout_ms);
 
+// CLOCK_MONOTONIC in milliseconds: the deadlines of the server and of send_all/recv.
+int64_t now_ms();
+
 }  // namespace vtpm::transports::swtpm

@@ -49,12 +49,6 @@ bool check_passed_fd(int fd, bool socket_only, const char* what, std::string& er
   return true;
 }
 
-int64_t now_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 }  // namespace
 
 Server::Server(const instance::Config& cfg, instance::InstanceCore& core, instance::Log& log)
@@ -76,6 +70,15 @@ bool Server::open_channels(std::string& err) {
   sa.sa_handler = on_terminate;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  // SIGTERM/SIGINT stay blocked except inside the loop's ppoll, which unblocks them atomically:
+  // a signal that comes between the loop's check of g_terminate and the wait cannot be missed.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  sigprocmask(SIG_BLOCK, &term, &wait_mask_);
+  sigdelset(&wait_mask_, SIGTERM);
+  sigdelset(&wait_mask_, SIGINT);
 
   auto open_one = [&](const instance::ChannelConfig& c, const char* what, int& listen_fd, int& client_fd) {
     switch (c.kind) {
@@ -315,7 +318,8 @@ int Server::run() {
       timeout = timeout < 0 ? left : std::min(timeout, left);
     }
     if (core_.has_idle_work() && ::poll(fds, static_cast<nfds_t>(nfds), 0) == 0) core_.on_idle();
-    int pr = ::poll(fds, static_cast<nfds_t>(nfds), timeout);
+    timespec ts{timeout / 1000, (timeout % 1000) * 1000000L};
+    int pr = ::ppoll(fds, static_cast<nfds_t>(nfds), timeout < 0 ? nullptr : &ts, &wait_mask_);
     if (pr < 0) {
       if (errno == EINTR) continue;
       log_.error("vtpmd: poll: %s", std::strerror(errno));

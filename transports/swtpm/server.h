@@ -5,6 +5,8 @@
 // every protocol decision is the core's machine's. One thread.
 #pragma once
 
+#include <signal.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,6 +62,7 @@ class Server {
   bool data_is_passed_ = false;   // data_client_ came from SET_DATAFD or --server …,fd=
   bool exiting_ = false;
   int exit_code_ = 0;
+  sigset_t wait_mask_{};          // the signal mask inside ppoll: SIGTERM/SIGINT deliverable
 
   CtrlDecoder decoder_;
   int64_t ctrl_deadline_ms_ = -1; // a partial control message must complete by then (500 ms)

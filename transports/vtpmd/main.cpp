@@ -168,9 +168,25 @@ const RAND_METHOD kKernelRandom = {kernel_random_seed, kernel_random_bytes, null
 
 bool use_kernel_random() { return RAND_set_rand_method(&kKernelRandom) == 1; }
 
+// Started with stdin, stdout or stderr closed, the state directory's lock or a socket could get
+// fd 0-2, and --daemon's dup2 of /dev/null over them would then drop it: fill them first.
+bool standard_fds_open() {
+  for (int guard = 0; guard < 3; ++guard) {
+    const int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return false;
+    if (fd > 2) {
+      ::close(fd);
+      return true;
+    }
+    // fd 0-2 was closed: /dev/null keeps it taken (inherited by nothing: O_CLOEXEC)
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!standard_fds_open()) return 1;
   instance::ParsedCommandLine cl;
   std::string err;
   if (!instance::parse_command_line(argc, argv, cl, err)) return fail(err);
@@ -201,9 +217,6 @@ int main(int argc, char** argv) {
   const auto version = cfg.tpm2 ? engine::TpmVersion::Tpm2 : engine::TpmVersion::Tpm12;
   store::StateStore& states = state.store();
   if (!key.empty() && !states.set_key(key, err)) return fail("--key: " + err);
-  bool folded = false;  // a journal left by a crash: swtpm's files again before serving
-  if (!states.fold_leftover_journal(folded)) return fail(state.where() + ": " + states.last_error());
-  if (folded) log.info(1, "vtpmd: folded %s, left by an unclean stop, into the state files", states.journal_name().c_str());
   states.set_first_write_direct(true);  // spawn to first answer: see StateStore
 
   key.clear();
@@ -216,7 +229,14 @@ int main(int argc, char** argv) {
   if (cfg.daemon && !daemonize(err)) return fail(err);
   std::string pid_path;
   if (!write_pid_file(cfg, pid_path, err)) return fail(err);
-  if (!cfg.runas.empty() && !sandbox::drop_to_user(runas, err)) return fail(err);
+  // --runas after the sockets, pid file and state are open (the order); the lock file
+  // becomes the user's, and everything written from here on, a crash's journal fold first, is
+  // written by the user, so the directory stays usable by that user and by swtpm run as it.
+  if (!cfg.runas.empty() && (!state.give_lock_to(runas.uid, runas.gid, err) || !sandbox::drop_to_user(runas, err)))
+    return fail(err);
+  bool folded = false;  // a journal left by a crash: swtpm's files again before serving
+  if (!states.fold_leftover_journal(folded)) return fail(state.where() + ": " + states.last_error());
+  if (folded) log.info(1, "vtpmd: folded %s, left by an unclean stop, into the state files", states.journal_name().c_str());
   if (!sandbox::install_seccomp(cfg.seccomp, err)) return fail(err);  // last, just before serving
   log.info(1, "vtpmd: serving (%s)", cfg.tpm2 ? "TPM 2.0" : "TPM 1.2");
   int rc = server.run();

@@ -56,6 +56,10 @@ constexpr Rule kRules[] = {
     // and TPM frames (recvmsg: a data fd may come along, SCM_RIGHTS), answer (send = sendto), and
     // read/write for a --fd that is not a socket (swtpm's tests pass a pty).
     VTPM_ALLOW(poll),
+    VTPM_ALLOW(ppoll),  // the server's wait: SIGTERM is deliverable only inside it
+    // A poll with a timeout that a stop/continue (SIGSTOP, a cgroup freezer, a debugger)
+    // interrupted is resumed by the kernel through restart_syscall.
+    VTPM_ALLOW(restart_syscall),
     VTPM_ALLOW(accept4),
     VTPM_ALLOW(recvmsg),
     VTPM_ALLOW(sendto),
