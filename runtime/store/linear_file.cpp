@@ -29,6 +29,7 @@ bool LinearFile::load(std::string& err) {
   switch (dir_.size_of(name_, size, err)) {
     case FileStatus::Absent:
       loaded_ = true;  // a fresh store: created by the first write
+      absent_ = true;
       return true;
     case FileStatus::Error:
       if (err.find("is not a regular file") != std::string::npos) {
@@ -42,7 +43,7 @@ bool LinearFile::load(std::string& err) {
   }
   std::vector<uint8_t> file;
   switch (dir_.read(name_, file, err)) {
-    case FileStatus::Absent: loaded_ = true; return true;
+    case FileStatus::Absent: loaded_ = absent_ = true; return true;
     case FileStatus::Error: err = "file:// state " + path_ + ": " + err; return false;
     case FileStatus::Ok: break;
   }
@@ -71,7 +72,13 @@ bool LinearFile::write(const LinearStore& next, std::string& err) {
     return false;
   }
   store_ = next;
+  absent_ = false;
   return true;
+}
+
+bool LinearFile::create_if_absent(std::string& err) {
+  if (!load(err)) return false;
+  return !absent_ || write(store_, err);
 }
 
 bool LinearFile::put(size_t k, Bytes image, std::string& err) {

@@ -39,6 +39,9 @@ class LinearFile {
   // on failure the old file and the old contents stay.
   bool put(size_t k, Bytes image, std::string& err);
   bool clear(size_t k, std::string& err);
+  // An absent file becomes an empty, formatted store (swtpm 0.7.1's --print-states formats it,
+  // and swtpm_setup then unlinks it to clear the state: it must exist).
+  bool create_if_absent(std::string& err);
 
  private:
   bool write(const LinearStore& next, std::string& err);
@@ -46,6 +49,7 @@ class LinearFile {
   StateDir dir_;
   std::string path_, name_;
   bool loaded_ = false;
+  bool absent_ = false;  // load() found no file
   LinearStore store_;
   std::vector<uint8_t> image_;
 };

@@ -40,6 +40,9 @@ bool print_states_json(const instance::Config& cfg, Crypto& crypto, std::string&
                        std::string& err) {
   OpenedState state;
   if (!state.open(cfg, crypto, false, err)) return false;
+  // As swtpm 0.7.1, a file:// state that does not exist yet is formatted (empty) here:
+  // swtpm_setup asks --print-states first and then unlinks the file to clear the state.
+  if (!state.create_if_absent(err)) return false;
   std::vector<StoredBlob> blobs;
   if (!state.store().list(blobs, err)) return false;
   // swtpm 0.7.1's format (reference/swtpm-qemu.md §3.3).

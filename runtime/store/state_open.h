@@ -26,6 +26,8 @@ class OpenedState {
   // then exists (cfg.tpm2 chooses the file names, cfg.instance_id the binding); it has no key.
   bool open(const instance::Config& cfg, Crypto& crypto, bool lock, std::string& err);
   StateStore& store() { return *store_; }
+  // file:// only: an absent file is created as an empty store (what --print-states does).
+  bool create_if_absent(std::string& err) { return file_.path().empty() || file_.create_if_absent(err); }
   // --runas: its lock file to the user the process becomes (StateDir::give_lock_to).
   bool give_lock_to(uint32_t uid, uint32_t gid, std::string& err) {
     return (file_.path().empty() ? dir_ : file_.dir()).give_lock_to(uid, gid, err);
@@ -40,7 +42,8 @@ class OpenedState {
 };
 
 // --print-states: swtpm 0.7.1's one-line JSON, without the newline. Takes no lock and changes
-// nothing (a journal left by a crash is not replayed: compact or fold first).
+// nothing (a journal left by a crash is not replayed: compact or fold first), except that an
+// absent file:// state is created empty, as swtpm does and swtpm_setup relies on.
 bool print_states_json(const instance::Config& cfg, Crypto& crypto, std::string& json,
                        std::string& err);
 

@@ -4,7 +4,9 @@
 #  (1) swtpm creates F and defines an NV index (tpm2-tools over tcti-swtpm); DAEMON serves F,
 #      reads the index back, prints the same --print-states as swtpm, and writes a second index;
 #      swtpm then serves F again and reads both;
-#  (2) DAEMON creates F2 from nothing (absent file) with an NV index; swtpm serves it and reads it.
+#  (2) DAEMON creates F2 from nothing (absent file) with an NV index; swtpm serves it and reads it;
+#      swtpm_setup authors a state onto an absent file through DAEMON (--print-states formats it,
+#      as swtpm does, and swtpm_setup unlinks it to clear it), then leaves it with --not-overwrite.
 #  (3) vtpmd only (swtpm 0.7.1 neither locks a file:// store nor refuses a damaged one — it
 #      formats it): a second instance on the same file is refused while the first one runs, and
 #      a file whose magic is not swtpm's fails CMD_INIT and stays byte-identical.
@@ -94,6 +96,19 @@ start_file_daemon /usr/bin/swtpm "$F2" "$W/s3.log"
 init_and_start swtpm
 expect_nv swtpm 0x1500062 "$W/nv3.bin"
 shutdown_daemon swtpm
+
+step "(2b) swtpm_setup --tpm-state file://F3 --tpm '$DAEMON socket' (its --print-states, then unlink)"
+F3=$W/setup.img
+require_tool swtpm_setup swtpm-tools
+ok "swtpm_setup onto an absent file" swtpm_setup --tpm2 --tpm "$DAEMON socket" --tpm-state "file://$F3" \
+  --createek --logfile "$W/setup.log" --not-overwrite
+it_log "$W/setup.log"
+grep -q "Successfully authored TPM state" "$W/setup.log" || fail "swtpm_setup did not finish"
+ok "--print-states of swtpm_setup's file" "$DAEMON" socket --print-states --tpm2 --tpmstate "backend-uri=file://$F3"
+assert_match "the file holds a permall" '"name": "permall", "size": [0-9]+' "$OUT"
+ok "swtpm_setup --not-overwrite leaves it" swtpm_setup --tpm2 --tpm "$DAEMON socket" --tpm-state "file://$F3" \
+  --createek --logfile "$W/setup2.log" --not-overwrite
+grep -q "Not overwriting existing state file" "$W/setup2.log" || fail "swtpm_setup overwrote the state: $(cat "$W/setup2.log")"
 
 if [[ $("$DAEMON" --version 2>&1) != *vtpmd* ]]; then
   step "(3) not run: it checks vtpmd's locking and fail-closed parsing, which swtpm 0.7.1 lacks"
