@@ -49,13 +49,6 @@ std::string sha256_file(const std::string& path) {
   return hex;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 // Runs one case of a table. An exception from the client library (IoError, Timeout, WireError)
 // fails this case, with its name and the reason, and the table goes on with the next case.
 template <class Body>
@@ -90,11 +83,7 @@ Bytes raw_command(uint16_t tag, uint32_t size, uint32_t cc, const Bytes& params 
 }
 
 // $VTPMD, the daemon under test; a missing one fails the test (it is never skipped).
-std::string vtpmd_path() {
-  const char* exe = std::getenv("VTPMD");
-  if (!exe || !*exe) throw tt::IoError("VTPMD is not set: the path of the vtpmd under test");
-  return exe;
-}
+std::string vtpmd_path() { return tt::required_env("VTPMD", "the path of the vtpmd under test"); }
 
 // One vtpmd on unix sockets whose state directory also holds its sockets and its log.
 class Vtpmd {
@@ -113,7 +102,7 @@ class Vtpmd {
       std::string why = exited();
       throw tt::IoError("vtpmd did not listen on " + ctrl_ep().describe() +
                         (why.empty() ? " within " + std::to_string(kConnectMs) + " ms" : ": it " + why) +
-                        "\n" + read_text(dir + "/vtpmd.out") + read_text(log_path()));
+                        "\n" + tt::read_text_file(dir + "/vtpmd.out") + tt::read_text_file(log_path()));
     }
   }
   void stop() { daemon_.terminate(kStopMs); }
@@ -454,7 +443,7 @@ TEST(BadState, TruncatedAndBitFlippedPermallFailClosed) {
       ASSERT_EQ(fatal.size(), 10u);
       EXPECT_EQ(be32_at(fatal, 6), tpm2::RC_FAILURE);
       EXPECT_EQ(d.exited(), "") << "vtpmd must keep running";
-      std::string log = read_text(d.log_path());
+      std::string log = tt::read_text_file(d.log_path());
       EXPECT_NE(log.find("permall"), std::string::npos) << "the log names the file that did not verify:\n" << log;
       d.stop();
       ::unlink(d.log_path().c_str());

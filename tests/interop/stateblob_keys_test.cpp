@@ -68,13 +68,6 @@ const std::vector<KeyConfig>& configs() {
   return c;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 void write_secret(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::trunc);
   f << text;
@@ -89,11 +82,7 @@ std::string h32(uint32_t v) {
   return b;
 }
 
-std::string vtpmd_path() {
-  const char* exe = std::getenv("VTPMD");
-  if (!exe || !*exe) throw tt::IoError("VTPMD is not set: the path of the vtpmd under test");
-  return exe;
-}
+std::string vtpmd_path() { return tt::required_env("VTPMD", "the path of the vtpmd under test"); }
 
 // One work dir for the whole binary, made when the first daemon starts; kept when anything
 // failed (daemon logs in it).
@@ -144,7 +133,7 @@ class Tpmd {
     return data_.transact_tpm(cmd, kIoMs);
   }
   uint32_t tpm_rc(const Bytes& cmd) { return tpm2::parse_header(tpm(cmd)).rc; }
-  std::string logs() const { return "--- " + run_ + " ---\n" + read_text(run_ + "/out") + read_text(run_ + "/log"); }
+  std::string logs() const { return "--- " + run_ + " ---\n" + tt::read_text_file(run_ + "/out") + tt::read_text_file(run_ + "/log"); }
   const std::string& who() const { return who_; }
 
  private:

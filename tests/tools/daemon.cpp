@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <signal.h>
@@ -166,6 +168,19 @@ void pin_self_to_cpu(int cpu) {
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   ::sched_setaffinity(0, sizeof set, &set);
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string required_env(const char* name, const char* what) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') throw IoError(std::string(name) + " is not set: " + what);
+  return v;
 }
 
 }  // namespace vtpm::testtools

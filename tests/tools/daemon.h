@@ -57,6 +57,11 @@ void copy_state_dir(const std::string& from, const std::string& to);
 void make_template_state(const std::string& exe, const std::string& state_dir, const std::string& scratch,
                          int timeout_ms = 20000);
 std::string describe_status(int status);
+// The whole of a text file ("" when it cannot be read): daemon logs for failure messages.
+std::string read_text_file(const std::string& path);
+// The environment variable `name`, which must be set to something (a test's daemon under test is
+// never optional): IoError "NAME is not set: WHAT" otherwise.
+std::string required_env(const char* name, const char* what);
 // The number of online CPUs of the machine (not this process's affinity mask, which a
 // `taskset -c 0` around the client narrows to one).
 int online_cpus();
