@@ -71,13 +71,19 @@ owned_by_user() {
 step "the state the TPM wrote, and its lock, belong to $USER_NAME"
 owned_by_user "after NV writes"
 
+# restart_as_user WHEN LOG EXPECTED: a daemon as the user on $STATE, after Startup the NV index
+# holds EXPECTED's bytes. Sets pid.
+restart_as_user() {
+  start_tcp_daemon "$STATE" "$RUN/$2" --flags not-need-init --runas "$USER_NAME"
+  pid=$DAEMON_PID
+  export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT"
+  ok "tpm2_startup -c $1" tpm2_startup -c
+  ok "nvread $1" tpm2_nvread 0x1500017 -C o -s 16 -o "nv.out.$2"
+  assert_eq "NV contents $1" "$(file_hex "$3")" "$(file_hex "nv.out.$2")"
+}
+
 step "restart as $USER_NAME: the NV index is still there"
-start_tcp_daemon "$STATE" "$RUN/daemon2.log" --flags not-need-init --runas "$USER_NAME"
-pid=$DAEMON_PID
-export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT"
-ok "tpm2_startup -c" tpm2_startup -c
-ok "nvread after restart" tpm2_nvread 0x1500017 -C o -s 16 -o nv.out2
-assert_eq "NV contents after restart" "$(file_hex nv.in)" "$(file_hex nv.out2)"
+restart_as_user "after restart" daemon2.log nv.in
 assert_eq "Uid after restart" "$USER_UID" "$(status_ids "$pid" Uid | awk '{ print $2 }')"
 
 step "killed after a write, restarted as $USER_NAME: the write is there and the state is still the user's"
@@ -85,12 +91,7 @@ printf 'written, then kill' | head -c 16 >nv.in2
 ok "nvwrite before the kill" tpm2_nvwrite 0x1500017 -C o -i nv.in2
 kill -KILL "$pid"
 wait_pid_gone "$pid" 4 || fail "daemon still running 4 s after SIGKILL"
-start_tcp_daemon "$STATE" "$RUN/daemon3.log" --flags not-need-init --runas "$USER_NAME"
-pid=$DAEMON_PID
-export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$DATA_PORT"
-ok "tpm2_startup -c after the kill" tpm2_startup -c
-ok "nvread after the kill" tpm2_nvread 0x1500017 -C o -s 16 -o nv.out3
-assert_eq "NV contents after the kill" "$(file_hex nv.in2)" "$(file_hex nv.out3)"
+restart_as_user "after the kill" daemon3.log nv.in2
 ok "CMD_SHUTDOWN" swtpm_ioctl --tcp "127.0.0.1:$CTRL_PORT" -s
 wait_pid_gone "$pid" 4 || fail "daemon still running 4 s after CMD_SHUTDOWN"
 owned_by_user "after a crash and a restart"
