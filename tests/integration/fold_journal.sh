@@ -5,7 +5,9 @@
 #      lock, folds the journal once the instance is gone (exit 0), and finds nothing the second
 #      time; Debian's swtpm then serves D and reads the NV index written before the kill;
 #  (2) a vtpmd started on such a directory folds the journal before it serves (the journal is
-#      gone once the sockets listen), and swtpm again sees what was written before the kill.
+#      gone by its first answer, CMD_GET_CAPABILITY, which touches no state; the sockets listen
+#      before the fold, because --runas drops privileges between the two), and swtpm again sees
+#      what was written before the kill.
 # vtpmd only: --fold-journal is vtpmd's own option (swtpm has no journal to fold).
 source "$(dirname "$0")/lib.sh"
 it_init "$@"
@@ -75,6 +77,7 @@ mkdir -p "$S"
 write_nv_then_kill "$S" 0x1500041 "$W/nv2.bin" "$W/b1.log"
 kill_daemon "$S"
 start_tcp_daemon "$S" "$W/b2.log"
+ioctl_ok "CMD_GET_CAPABILITY, the first answer after the restart" -c
 [[ ! -e $S/tpm2-00.journal ]] || fail "vtpmd serves, but the journal left by the crash is still there"
 ioctl_ok "CMD_INIT after the restart" -i
 PID=$DAEMON_PID
