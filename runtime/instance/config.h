@@ -30,7 +30,8 @@ struct ChannelConfig {
 // a listening TCP socket: accept() is the same, only SCM_RIGHTS never arrives on it);
 // UnixClientFd is an already connected control channel (--ctrl type=unixio,clientfd=N).
 
-enum class KeySource : uint8_t { None, KeyFile, KeyFd, PwdFile, PwdFd };
+// Manager: the key comes from vtpm-manager (--key manager=SOCKET,uuid=UUID, runtime/manager/).
+enum class KeySource : uint8_t { None, KeyFile, KeyFd, PwdFile, PwdFd, Manager };
 enum class KeyFormat : uint8_t { Hex, Binary };
 enum class Kdf : uint8_t { Pbkdf2, Sha512 };
 
@@ -42,6 +43,7 @@ struct KeyConfig {
   uint32_t key_bits = 128;       // mode=aes-cbc -> 128, aes-256-cbc -> 256 (swtpm's default: 128)
   Kdf kdf = Kdf::Pbkdf2;
   bool remove = false;           // remove the key file after reading it
+  std::string uuid;              // Manager: the instance's UUID, canonical lower-case 8-4-4-4-12
 };
 
 enum class Startup : uint8_t { None, Clear, State, Deactivated };

@@ -363,8 +363,57 @@ bool parse_log(const std::string& text, Config& cfg, std::string& error) {
 constexpr KeySpec kKeyKeys[] = {
     {"file", KeyKind::Text},   {"fd", KeyKind::Text},   {"pwdfile", KeyKind::Text},
     {"pwdfd", KeyKind::Text},  {"format", KeyKind::Text}, {"mode", KeyKind::Text},
-    {"kdf", KeyKind::Text},    {"remove", KeyKind::Bool},
+    {"kdf", KeyKind::Text},    {"remove", KeyKind::Bool}, {"manager", KeyKind::Text},
+    {"uuid", KeyKind::Text},
 };
+
+// A UUID in its canonical text form (RFC 4122 §3: 8-4-4-4-12 hex digits), either case;
+// `out` is its lower-case spelling, which is what the manager and the sealed files bind.
+bool canonical_uuid(const std::string& text, std::string& out) {
+  if (text.size() != 36) return false;
+  out.clear();
+  for (size_t i = 0; i < text.size(); i++) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+      out.push_back(c);
+      continue;
+    }
+    if (c >= '0' && c <= '9') {
+      out.push_back(c);
+    } else if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
+      out.push_back(static_cast<char>(c | 0x20));
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// --key manager=SOCKET,uuid=UUID: vtpmd's own form (vtpm-manager holds the key).
+bool parse_manager_key(const char* option, const kv::Values& v, KeyConfig& key, std::string& error) {
+  const std::string prefix = std::string(option) + ": ";
+  for (const char* other : {"file", "fd", "pwdfile", "pwdfd", "format", "mode", "kdf", "remove"}) {
+    if (v.has(other)) {
+      error = prefix + "manager= cannot be combined with " + other + "= (the manager holds the key)";
+      return false;
+    }
+  }
+  const std::string* path = v.get("manager");
+  const std::string* uuid = v.get("uuid");
+  if (uuid == nullptr) {
+    error = prefix + "manager= needs uuid=UUID, the instance's identity at the manager";
+    return false;
+  }
+  if (!canonical_uuid(*uuid, key.uuid)) {
+    error = prefix + "uuid " + quoted(*uuid) + " is not a UUID (expected 8-4-4-4-12 hex digits)";
+    return false;
+  }
+  key.source = KeySource::Manager;
+  key.path = *path;
+  key.key_bits = 256;
+  return true;
+}
 
 // --key and --migration-key share one grammar.
 bool parse_key(const char* option, const std::string& text, KeyConfig& key, std::string& error) {
@@ -373,6 +422,17 @@ bool parse_key(const char* option, const std::string& text, KeyConfig& key, std:
       !v.at_most_one({"file", "fd", "pwdfile", "pwdfd"}, error))
     return false;
   const std::string prefix = std::string(option) + ": ";
+  if (v.has("manager")) {
+    if (std::string_view(option) != "--key") {
+      error = prefix + "manager= is only for --key (the state-file key)";
+      return false;
+    }
+    return parse_manager_key(option, v, key, error);
+  }
+  if (v.has("uuid")) {
+    error = prefix + "uuid= applies only to manager=";
+    return false;
+  }
   if (const std::string* file = v.get("file")) {
     key.source = KeySource::KeyFile;
     key.path = *file;
@@ -497,6 +557,7 @@ bool build(const RawOptions& raw, const Environment& env, ParsedCommandLine& out
   if (raw.pid && !parse_pid(*raw.pid, cfg, error)) return false;
   if (raw.log && !parse_log(*raw.log, cfg, error)) return false;
   if (raw.key && !parse_key("--key", *raw.key, cfg.key, error)) return false;
+  if (cfg.key.source == KeySource::Manager) cfg.instance_id = cfg.key.uuid;  // bound into the files
   if (raw.migration_key &&
       !parse_key("--migration-key", *raw.migration_key, cfg.migration_key, error))
     return false;

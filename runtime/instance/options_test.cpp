@@ -55,6 +55,7 @@ void expect_key(const char* what, const KeyConfig& want, const KeyConfig& got) {
   EXPECT_EQ(want.key_bits, got.key_bits);
   EXPECT_EQ(want.kdf, got.kdf);
   EXPECT_EQ(want.remove, got.remove);
+  EXPECT_EQ(want.uuid, got.uuid);
 }
 
 void expect_config(const Config& want, const Config& got) {
@@ -408,6 +409,20 @@ std::vector<Accepted> accepted_cases() {
          c.migration_key = key(KeySource::PwdFile, "/data/migpwd.txt");
          c.migration_key.kdf = Kdf::Sha512;
        }},
+      // vtpmd's own: the key is held by vtpm-manager; the UUID is bound into the sealed files
+      {"key_from_manager",
+       {"socket", "--tpm2", "--tpmstate", "dir=/d", "--ctrl", "type=unixio,path=/c", "--key",
+        "manager=/run/vtpm/manager.sock,uuid=6B29FC40-CA47-1067-B31D-00DD010662DA"},
+       {}, Action::Run,
+       [](Config& c) {
+         c.tpm2 = true;
+         c.state_dir = "/d";
+         c.ctrl = unix_path("/c");
+         c.key = key(KeySource::Manager, "/run/vtpm/manager.sock");
+         c.key.key_bits = 256;
+         c.key.uuid = "6b29fc40-ca47-1067-b31d-00dd010662da";
+         c.instance_id = "6b29fc40-ca47-1067-b31d-00dd010662da";
+       }},
       {"keys_hex_file_remove",
        {"socket", "--tpmstate", "dir=/d", "--ctrl", "type=unixio,path=/c", "--key",
         "file=/data/key,mode=aes-cbc,format=hex,remove", "--migration-key",
@@ -639,6 +654,21 @@ std::vector<Refused> refused_cases() {
       {{"chardev", "--help"}, {}, "Unsupported TPM interface type 'chardev'."},
       {{"cuse", "--help"}, {}, "Unsupported TPM interface type 'cuse'."},
       {{"sockets"}, {}, "Unsupported TPM interface type 'sockets'."},
+      // --key manager=
+      {run({"--key", "manager=/m"}), {},
+       "--key: manager= needs uuid=UUID, the instance's identity at the manager"},
+      {run({"--key", "manager=,uuid=6b29fc40-ca47-1067-b31d-00dd010662da"}), {},
+       "--key: parameter 'manager' needs a value (manager=…)"},
+      {run({"--key", "manager=/m,uuid=6b29fc40ca47-1067-b31d-00dd010662da0"}), {},
+       "--key: uuid '6b29fc40ca47-1067-b31d-00dd010662da0' is not a UUID (expected 8-4-4-4-12 hex digits)"},
+      {run({"--key", "manager=/m,uuid=6b29fc40-ca47-1067-b31d-00dd010662dg"}), {},
+       "--key: uuid '6b29fc40-ca47-1067-b31d-00dd010662dg' is not a UUID (expected 8-4-4-4-12 hex digits)"},
+      {run({"--key", "manager=/m,uuid=6b29fc40-ca47-1067-b31d-00dd010662da,file=/k"}), {},
+       "--key: manager= cannot be combined with file= (the manager holds the key)"},
+      {run({"--key", "file=/k,uuid=6b29fc40-ca47-1067-b31d-00dd010662da"}), {},
+       "--key: uuid= applies only to manager="},
+      {run({"--migration-key", "manager=/m,uuid=6b29fc40-ca47-1067-b31d-00dd010662da"}), {},
+       "--migration-key: manager= is only for --key (the state-file key)"},
       // swtpm options vtpmd does not implement
       {run({"--runas"}), {}, "option '--runas' requires an argument"},
       {run({"-r"}), {}, "option requires an argument -- 'r'"},

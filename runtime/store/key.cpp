@@ -167,6 +167,9 @@ bool load_key(Crypto& crypto, const KeyConfig& cfg, SecretKey& out, std::string&
   switch (cfg.source) {
     case KeySource::None:
       return true;
+    case KeySource::Manager:  // released by vtpm-manager at start (runtime/instance/manager_client.h)
+      err = "the key of manager=" + cfg.path + " comes from the manager, not from a file";
+      return false;
     case KeySource::KeyFile:
     case KeySource::KeyFd:
       ok = read_source(cfg, kMaxKeyFile, content, name, err) &&

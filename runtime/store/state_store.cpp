@@ -366,14 +366,23 @@ bool StateStore::store(BlobKind kind, const uint8_t* data, uint32_t len) {
     last_error_ = "state file " + name + ": " + err;
     return false;
   }
+  const uint64_t stored_gen = has_key() ? gen : 0;
+  if (observer_ != nullptr && !observer_->before_write(kind, stored_gen, sha)) {
+    last_error_ = "state file " + name + ": the write was not announced to the manager";
+    return false;
+  }
   durable_known_[k] = false;  // a failed write leaves it unknown
   if (!append(k, false, image_, err)) {
     last_error_ = err;
     return false;
   }
-  generation_[k] = has_key() ? gen : 0;
+  generation_[k] = stored_gen;
   durable_sha_[k] = sha;
   durable_known_[k] = true;
+  if (observer_ != nullptr && !observer_->after_write(kind, stored_gen, sha)) {
+    last_error_ = "state file " + name + ": written, but the manager did not confirm it";
+    return false;
+  }
   return true;
 }
 

@@ -35,6 +35,19 @@ struct StoredBlob {
   uint64_t file_size;   // what swtpm's --print-states reports
 };
 
+// Told about every durable write of a blob, so that someone outside (vtpm-manager, through the
+// instance core's manager client) can know the latest state: `before_write` runs before the
+// write starts (so a report can travel while the write syncs), `after_write` once it is durable
+// and before store() returns. A false answer fails the write (the TPM command then fails).
+class WriteObserver {
+ public:
+  virtual bool before_write(engine::BlobKind kind, uint64_t generation, const Digest& sha) = 0;
+  virtual bool after_write(engine::BlobKind kind, uint64_t generation, const Digest& sha) = 0;
+
+ protected:
+  ~WriteObserver() = default;
+};
+
 class StateStore final : public engine::NvBackend {
  public:
   // `dir` must be open and outlive the store. `identity` ("" = none) is bound into sealed files.
@@ -92,6 +105,14 @@ class StateStore final : public engine::NvBackend {
   std::string file_name(engine::BlobKind kind) const;
   // The generation of the blob last loaded or stored (GCM files count their writes).
   uint64_t generation(engine::BlobKind kind) const { return generation_[index(kind)]; }
+  // SHA-256 of the plain blob last loaded or stored; false if none is known to be durable.
+  bool durable_digest(engine::BlobKind kind, Digest& out) const {
+    if (!durable_known_[index(kind)]) return false;
+    out = durable_sha_[index(kind)];
+    return true;
+  }
+  // nullptr = nobody; the observer must outlive the store's writes.
+  void set_observer(WriteObserver* observer) { observer_ = observer; }
 
   // CMD_GET_STATEBLOB / CMD_SET_STATEBLOB bodies (swtpm 0.7.1 format; `migration_key` empty =
   // none). `sealed`: the inner part stays encrypted with the state-file key, as swtpm hands it
@@ -135,6 +156,7 @@ class StateStore final : public engine::NvBackend {
   Digest durable_sha_[3] = {};    // SHA-256 of the plain blob last loaded or stored, per kind
   uint64_t compactions_ = 0;
   std::vector<uint8_t> image_;    // the file image being written (reused)
+  WriteObserver* observer_ = nullptr;
 };
 
 // The control channel's answer for a decode failure (swtpm: 0x21 bad MAC, 0x0d key missing, …).

@@ -92,6 +92,72 @@ TEST_F(Store, SealedRoundTripCountsGenerations) {
   EXPECT_EQ(fresh.generation(BlobKind::Volatile), 2u);
 }
 
+// Records what the store tells its observer; `refuse_before` makes the next announcement fail.
+struct RecordingObserver final : WriteObserver {
+  struct Call {
+    bool before;
+    BlobKind kind;
+    uint64_t generation;
+    Digest sha;
+  };
+  bool before_write(BlobKind kind, uint64_t generation, const Digest& sha) override {
+    calls.push_back({true, kind, generation, sha});
+    return !refuse_before;
+  }
+  bool after_write(BlobKind kind, uint64_t generation, const Digest& sha) override {
+    calls.push_back({false, kind, generation, sha});
+    return true;
+  }
+  std::vector<Call> calls;
+  bool refuse_before = false;
+};
+
+Digest sha256_of(const std::vector<uint8_t>& data) {
+  Digest d{};
+  OpensslCrypto c;
+  EXPECT_TRUE(c.sha256(Bytes(data.data(), data.size()), d.data()));
+  return d;
+}
+
+TEST_F(Store, ObserverHearsEveryDurableWriteBeforeAndAfter) {
+  StateStore s(dir, TpmVersion::Tpm2, crypto, "6b29fc40-ca47-1067-b31d-00dd010662da");
+  std::string err;
+  ASSERT_TRUE(s.set_key(key, err)) << err;
+  RecordingObserver seen;
+  s.set_observer(&seen);
+  ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(700, 1)));
+  ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(700, 1)));  // already durable: no write, no report
+  ASSERT_TRUE(put(s, BlobKind::Permanent, pattern(701, 2)));
+  ASSERT_EQ(seen.calls.size(), 4u);
+  const uint64_t gens[] = {1, 1, 2, 2};
+  const Digest shas[] = {sha256_of(pattern(700, 1)), sha256_of(pattern(700, 1)),
+                         sha256_of(pattern(701, 2)), sha256_of(pattern(701, 2))};
+  for (size_t i = 0; i < 4; i++) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(seen.calls[i].before, i % 2 == 0);
+    EXPECT_EQ(seen.calls[i].kind, BlobKind::Permanent);
+    EXPECT_EQ(seen.calls[i].generation, gens[i]);
+    EXPECT_EQ(seen.calls[i].sha, shas[i]);
+  }
+  Digest d{};
+  ASSERT_TRUE(s.durable_digest(BlobKind::Permanent, d));
+  EXPECT_EQ(d, sha256_of(pattern(701, 2)));
+
+  // An announcement the observer refuses fails the write, and nothing changes on disk.
+  seen.refuse_before = true;
+  EXPECT_FALSE(put(s, BlobKind::Permanent, pattern(702, 3)));
+  EXPECT_NE(s.last_error().find("not announced to the manager"), std::string::npos) << s.last_error();
+  ASSERT_TRUE(s.compact()) << s.last_error();
+  StateStore fresh(dir, TpmVersion::Tpm2, crypto, "6b29fc40-ca47-1067-b31d-00dd010662da");
+  ASSERT_TRUE(fresh.set_key(key, err));
+  std::vector<uint8_t> out;
+  ASSERT_EQ(fresh.load(BlobKind::Permanent, out), LoadStatus::Loaded) << fresh.last_error();
+  EXPECT_EQ(out, pattern(701, 2));
+  EXPECT_EQ(fresh.generation(BlobKind::Permanent), 2u);
+  ASSERT_TRUE(fresh.durable_digest(BlobKind::Permanent, d));
+  EXPECT_EQ(d, sha256_of(pattern(701, 2)));
+}
+
 TEST_F(Store, SealedFileMovedToAnotherNameOrInstanceFails) {
   StateStore s(dir, TpmVersion::Tpm2, crypto, "vm-a");
   std::string err;
