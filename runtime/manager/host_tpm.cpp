@@ -93,13 +93,21 @@ struct Flushed {
   Flushed& operator=(const Flushed&) = delete;
 };
 
+// Overwrites the auth value ESYS keeps in an ESYS_TR (it copies the whole TPM2B_AUTH, so a
+// zeroed one wipes the old bytes; Esys_TR_Close frees the node without wiping), then closes it.
+void scrub_and_close(ESYS_CONTEXT* c, ESYS_TR& handle) {
+  const TPM2B_AUTH zero{};
+  Esys_TR_SetAuth(c, handle, &zero);
+  Esys_TR_Close(c, &handle);
+}
+
 // Closes (without flushing: NV and persistent handles stay in the TPM) an ESYS_TR.
 struct Closed {
   ESYS_CONTEXT* ctx;
   ESYS_TR handle = ESYS_TR_NONE;
   explicit Closed(ESYS_CONTEXT* c) : ctx(c) {}
   ~Closed() {
-    if (handle != ESYS_TR_NONE) Esys_TR_Close(ctx, &handle);
+    if (handle != ESYS_TR_NONE) scrub_and_close(ctx, handle);
   }
   Closed(const Closed&) = delete;
   Closed& operator=(const Closed&) = delete;
@@ -348,10 +356,17 @@ bool HostTpm::srk_name(std::vector<uint8_t>& name_out, std::string& err) {
     err = "there is no SRK at 0x81000001 (the TPM was cleared, or this is another TPM)";
     return false;
   }
+  // One ESYS_TR per TPM handle (ESYS 3.2.1's FromTPMPublic returns an existing one and fails
+  // if its name changed): drop the cached SRK handle and keep the one read afresh instead.
+  if (srk_ != ESYS_TR_NONE) {
+    ESYS_TR old = srk_;
+    Esys_TR_Close(c, &old);
+    srk_ = ESYS_TR_NONE;
+  }
   SrkInfo info;
   ESYS_TR h = ESYS_TR_NONE;
   if (!read_srk(c, h, info, err)) return false;
-  Esys_TR_Close(c, &h);
+  srk_ = h;
   name_out = std::move(info.name);
   return true;
 }
@@ -470,6 +485,11 @@ bool HostTpm::unseal(Bytes sealed, uint32_t pcr_mask, SecretBytes& out, TpmError
     return false;
   }
   // Parse first: a bad blob is reported as such whatever the TPM's state.
+  if (sealed.empty()) {
+    why = TpmError::BadBlob;
+    err = "the sealed blob is empty";
+    return false;
+  }
   TPM2B_PRIVATE priv{};
   TPM2B_PUBLIC pub{};
   size_t off = 0;
@@ -562,7 +582,7 @@ bool HostTpm::unseal(Bytes sealed, uint32_t pcr_mask, SecretBytes& out, TpmError
     if (t == TPM2_RC_POLICY_FAIL || t == TPM2_RC_PCR_CHANGED) {
       why = TpmError::PolicyFailed;
       err = failed("TPM2_Unseal (the PCRs in mask " + hex32(pcr_mask) +
-                       " no longer have their sealed values)",
+                       " do not hold the values it was sealed to, or it was sealed to another mask)",
                    rc);
     } else {
       if (t == TPM2_RC_LOCKOUT) why = TpmError::Lockout;
@@ -596,7 +616,6 @@ bool HostTpm::define_counter(Bytes auth32, uint32_t& index_out, std::string& err
   info.nvPublic.attributes = (TPM2_NT_COUNTER << TPMA_NV_TPM2_NT_SHIFT) | TPMA_NV_AUTHWRITE |
                              TPMA_NV_AUTHREAD | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA;
   info.nvPublic.dataSize = 8;
-  Closed nv(c);
   uint32_t index = kFirstCounterIndex;
   for (;; ++index) {
     if (index == kFirstCounterIndex + kCounterIndexSpan) {
@@ -606,9 +625,15 @@ bool HostTpm::define_counter(Bytes auth32, uint32_t& index_out, std::string& err
       return false;
     }
     info.nvPublic.nvIndex = index;
+    ESYS_TR nv = ESYS_TR_NONE;
     rc = Esys_NV_DefineSpace(c, ESYS_TR_RH_OWNER, salted.handle, ESYS_TR_NONE, ESYS_TR_NONE,
-                             &auth, &info, &nv.handle);
-    if (rc == TSS2_RC_SUCCESS) break;
+                             &auth, &info, &nv);
+    if (rc == TSS2_RC_SUCCESS) {
+      // Closed at once: increment_counter makes its own, and ESYS 3.2.1's FromTPMPublic hands
+      // back (and its caller closes) an existing ESYS_TR of the same TPM handle.
+      scrub_and_close(c, nv);
+      break;
+    }
     if (tpm_rc(rc) == TPM2_RC_NV_DEFINED) continue;
     vtpm::store::wipe(&auth, sizeof(auth));
     err = failed("TPM2_NV_DefineSpace of the counter at " + hex32(index), rc);
@@ -634,7 +659,9 @@ bool HostTpm::increment_counter(uint32_t index, Bytes auth32, std::string& err) 
   TSS2_RC rc =
       Esys_TR_FromTPMPublic(c, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv.handle);
   if (rc != TSS2_RC_SUCCESS) {
-    err = failed("reading NV index " + hex32(index) + " (Esys_TR_FromTPMPublic)", rc);
+    err = tpm_rc(rc) == TPM2_RC_HANDLE
+              ? "there is no NV index " + hex32(index) + " in the TPM (" + rc_text(rc) + ")"
+              : failed("reading NV index " + hex32(index) + " (Esys_TR_FromTPMPublic)", rc);
     return false;
   }
   TPM2B_AUTH auth{};
@@ -676,7 +703,9 @@ bool HostTpm::read_counter(uint32_t index, Bytes auth32, uint64_t& value, std::s
   TSS2_RC rc =
       Esys_TR_FromTPMPublic(c, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv.handle);
   if (rc != TSS2_RC_SUCCESS) {
-    err = failed("reading NV index " + hex32(index) + " (Esys_TR_FromTPMPublic)", rc);
+    err = tpm_rc(rc) == TPM2_RC_HANDLE
+              ? "there is no NV index " + hex32(index) + " in the TPM (" + rc_text(rc) + ")"
+              : failed("reading NV index " + hex32(index) + " (Esys_TR_FromTPMPublic)", rc);
     return false;
   }
   ESYS_TR authorizer = ESYS_TR_RH_OWNER;
