@@ -77,7 +77,8 @@ class HostTpm {
   // fails; NODA, AES-128-CFB, SHA-256, empty auth) and persists it. A key there that is not a
   // restricted decryption key is refused. Caches the handle for the calls below.
   bool ensure_srk(SrkInfo& out, std::string& err);
-  // The name of whatever key is at 0x81000001 now (read afresh, not cached); fails if none.
+  // The name of the key at 0x81000001 now, read afresh (and the cached handle with it); fails
+  // if there is none or it is not a storage key.
   bool srk_name(std::vector<uint8_t>& name_out, std::string& err);
 
   // Seals secret (1..128 bytes) under the SRK to the current SHA-256 values of the PCRs in

@@ -167,9 +167,10 @@ class Swtpm {
   uint16_t port_ = 0;
 };
 
-// Extends SHA-256 PCR `pcr` through a separate ESYS context (HostTpm must be closed: swtpm
-// serves one connection at a time).
-bool extend_pcr(const std::string& tcti, uint32_t pcr, std::string& why) {
+// Runs fn(ESYS_CONTEXT*) -> TSS2_RC on a separate ESYS context of the test's own (HostTpm must
+// be closed: swtpm serves one connection at a time).
+template <typename Fn>
+bool with_esys(const std::string& tcti, Fn fn, std::string& why) {
   TSS2_TCTI_CONTEXT* t = nullptr;
   if (Tss2_TctiLdr_Initialize(tcti.c_str(), &t) != TSS2_RC_SUCCESS) {
     why = "TCTI init";
@@ -181,16 +182,59 @@ bool extend_pcr(const std::string& tcti, uint32_t pcr, std::string& why) {
     why = "Esys_Initialize";
     return false;
   }
-  TPML_DIGEST_VALUES d{};
-  d.count = 1;
-  d.digests[0].hashAlg = TPM2_ALG_SHA256;
-  std::memset(d.digests[0].digest.sha256, 0x5a, 32);
-  TSS2_RC rc = Esys_PCR_Extend(c, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                               ESYS_TR_NONE, &d);
+  TSS2_RC rc = fn(c);
   Esys_Finalize(&c);
   Tss2_TctiLdr_Finalize(&t);
-  if (rc != TSS2_RC_SUCCESS) why = "Esys_PCR_Extend rc " + std::to_string(rc);
+  if (rc != TSS2_RC_SUCCESS) why = "test ESYS call failed with rc " + std::to_string(rc);
   return rc == TSS2_RC_SUCCESS;
+}
+
+// Extends SHA-256 PCR `pcr` (TPM2_PCR_Extend with a fixed digest).
+bool extend_pcr(const std::string& tcti, uint32_t pcr, std::string& why) {
+  return with_esys(
+      tcti,
+      [pcr](ESYS_CONTEXT* c) {
+        TPML_DIGEST_VALUES d{};
+        d.count = 1;
+        d.digests[0].hashAlg = TPM2_ALG_SHA256;
+        std::memset(d.digests[0].digest.sha256, 0x5a, 32);
+        return Esys_PCR_Extend(c, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                               ESYS_TR_NONE, &d);
+      },
+      why);
+}
+
+// Puts an ECC P-256 *signing* primary at 0x81000001: something there, but no storage key.
+bool persist_signing_key_at_srk_handle(const std::string& tcti, std::string& why) {
+  return with_esys(
+      tcti,
+      [](ESYS_CONTEXT* c) {
+        TPM2B_PUBLIC pub{};
+        pub.publicArea.type = TPM2_ALG_ECC;
+        pub.publicArea.nameAlg = TPM2_ALG_SHA256;
+        pub.publicArea.objectAttributes = TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |
+                                          TPMA_OBJECT_FIXEDPARENT |
+                                          TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                                          TPMA_OBJECT_USERWITHAUTH;
+        pub.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+        pub.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+        pub.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+        pub.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+        TPM2B_SENSITIVE_CREATE sensitive{};
+        TPM2B_DATA outside{};
+        TPML_PCR_SELECTION creation{};
+        ESYS_TR key = ESYS_TR_NONE;
+        TSS2_RC rc = Esys_CreatePrimary(c, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                        ESYS_TR_NONE, &sensitive, &pub, &outside, &creation,
+                                        &key, nullptr, nullptr, nullptr, nullptr);
+        if (rc != TSS2_RC_SUCCESS) return rc;
+        ESYS_TR persistent = ESYS_TR_NONE;
+        rc = Esys_EvictControl(c, ESYS_TR_RH_OWNER, key, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                               ESYS_TR_NONE, HostTpm::kSrkHandle, &persistent);
+        Esys_FlushContext(c, key);
+        return rc;
+      },
+      why);
 }
 
 std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
@@ -389,13 +433,16 @@ TEST_F(HostTpmTest, BlobOfAnotherTpmDoesNotLoad) {
   ASSERT_TRUE(other.start(why_start)) << why_start;
   HostTpm tpm2;
   ASSERT_TRUE(tpm2.open(other.tcti(), err)) << err;
+  SecretBytes out;
+  TpmError why = TpmError::None;
+  EXPECT_FALSE(tpm2.unseal(span(blob), kPcr16, out, why, err));  // no SRK there yet
+  EXPECT_EQ(why, TpmError::Other);
+  EXPECT_NE(err.find("no SRK at 0x81000001"), std::string::npos) << err;
   SrkInfo srk2;
   ASSERT_TRUE(tpm2.ensure_srk(srk2, err)) << err;
   EXPECT_TRUE(srk2.created);
   EXPECT_NE(srk2.name, srk.name);  // another TPM, other seeds, another SRK
 
-  SecretBytes out;
-  TpmError why = TpmError::None;
   EXPECT_FALSE(tpm2.unseal(span(blob), kPcr16, out, why, err));
   EXPECT_EQ(why, TpmError::WrongTpm) << err;
   EXPECT_EQ(out.size(), 0u);
@@ -404,6 +451,25 @@ TEST_F(HostTpmTest, BlobOfAnotherTpmDoesNotLoad) {
 
   ASSERT_TRUE(tpm_.unseal(span(blob), kPcr16, out, why, err)) << err;  // still fine at home
   EXPECT_EQ(std::vector<uint8_t>(out.data(), out.data() + out.size()), secret);
+}
+
+TEST_F(HostTpmTest, ANonStorageKeyAtTheSrkHandleIsRefused) {
+  tpm_.close();
+  std::string why;
+  ASSERT_TRUE(persist_signing_key_at_srk_handle(swtpm_.tcti(), why)) << why;
+  std::string err;
+  ASSERT_TRUE(tpm_.open(swtpm_.tcti(), err)) << err;
+  SrkInfo info;
+  EXPECT_FALSE(tpm_.ensure_srk(info, err));
+  EXPECT_NE(err.find("is not a storage key"), std::string::npos) << err;
+  std::vector<uint8_t> name;
+  EXPECT_FALSE(tpm_.srk_name(name, err));
+  EXPECT_NE(err.find("is not a storage key"), std::string::npos) << err;
+  const std::vector<uint8_t> secret = pattern(8, 1);
+  std::vector<uint8_t> blob;
+  EXPECT_FALSE(tpm_.seal(span(secret), kPcr16, blob, err));
+  EXPECT_NE(err.find("is not a storage key"), std::string::npos) << err;
+  EXPECT_TRUE(blob.empty());
 }
 
 TEST_F(HostTpmTest, CounterDefineReadIncrementAndWrongAuth) {
