@@ -45,6 +45,9 @@ constexpr int kUnsealAttempts = 3;   // TPM2_RC_PCR_CHANGED: a PCR moved between
 constexpr int kNvAttempts = 6;       // TPM2_RC_NV_RATE / RETRY / NV_UNAVAILABLE
 constexpr int kFirstBackoffMs = 10;  // doubled per attempt: at most ~0.3 s in all
 
+static_assert(ESYS_TR_NONE == 0xfff, "host_tpm.h initialises srk_ to ESYS_TR_NONE as 0xfff");
+static_assert(sizeof(ESYS_TR) == sizeof(uint32_t), "host_tpm.h keeps an ESYS_TR in a uint32_t");
+
 ESYS_CONTEXT* ctx_of(void* p) { return static_cast<ESYS_CONTEXT*>(p); }
 
 // The TPM's own response code without the handle/session/parameter number, or 0 if rc is not
@@ -642,7 +645,17 @@ bool HostTpm::define_counter(Bytes auth32, uint32_t& index_out, std::string& err
   vtpm::store::wipe(&auth, sizeof(auth));
   // An unwritten counter cannot be read; its first increment sets it to the highest value any
   // deleted counter reached (reference §5.2), so a re-defined counter never goes back.
-  if (!increment_counter(index, auth32, err)) return false;
+  if (!increment_counter(index, auth32, err)) {
+    // Leave no half-made counter behind (owner auth undefines an AUTHWRITE index).
+    ESYS_TR nv = ESYS_TR_NONE;
+    if (Esys_TR_FromTPMPublic(c, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv) ==
+        TSS2_RC_SUCCESS) {
+      if (Esys_NV_UndefineSpace(c, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                ESYS_TR_NONE) != TSS2_RC_SUCCESS)
+        scrub_and_close(c, nv);  // on success ESYS already dropped the ESYS_TR
+    }
+    return false;
+  }
   index_out = index;
   return true;
 }
