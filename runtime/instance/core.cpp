@@ -134,7 +134,15 @@ size_t InstanceCore::fatal_response(uint8_t* out, size_t cap) const {
 
 void InstanceCore::data_closed() { deliver(ctrl::make_dataClosed()); }
 
+bool InstanceCore::attach_manager(ManagerClient& client, bool state_is_empty, std::string& err) {
+  if (!client.open_and_check(store_, engine::BlobKind::Permanent, state_is_empty, err)) return false;
+  manager_ = &client;
+  store_.set_observer(&client);
+  return true;
+}
+
 void InstanceCore::on_idle() {
+  if (manager_ != nullptr) manager_->on_idle();
   std::string err;
   if (store_.has_pending_sync() && !store_.flush_pending(err))
     log_.error("vtpmd: state directory sync failed: %s", err.c_str());

@@ -16,6 +16,7 @@
 #include "instance/config.h"
 #include "instance/control.h"
 #include "instance/log.h"
+#include "instance/manager_client.h"
 #include "instance_ctrl.h"
 #include "store/state_store.h"
 
@@ -30,6 +31,11 @@ class InstanceCore {
                const std::vector<uint8_t>& migration_key);
   InstanceCore(const InstanceCore&) = delete;
   InstanceCore& operator=(const InstanceCore&) = delete;
+
+  // --key manager=…: before start(), get the key from vtpm-manager and check the state directory
+  // against its record (manager_client.h); from then on every durable write is reported. False
+  // with `err`: the instance must not start.
+  bool attach_manager(ManagerClient& client, bool state_is_empty, std::string& err);
 
   // Delivers `start`: with not-need-init the TPM is initialised now (a failure asks for exit 1).
   void start();
@@ -53,7 +59,9 @@ class InstanceCore {
   void data_closed();
   // Work nobody is waiting on is pending (the store's deferred directory sync): call on_idle()
   // when no input is waiting.
-  bool has_idle_work() const { return store_.has_pending_sync(); }
+  bool has_idle_work() const {
+    return store_.has_pending_sync() || (manager_ != nullptr && manager_->has_idle_work());
+  }
   void on_idle();
   // The process ends (clean exit or signal): terminate the TPM and fold the journal.
   void finish();
@@ -86,6 +94,7 @@ class InstanceCore {
   const Config& cfg_;
   engine::Engine& engine_;
   store::StateStore& store_;
+  ManagerClient* manager_ = nullptr;
   Log& log_;
   const std::vector<uint8_t>& migration_key_;
   ctrl::InstanceCtrl m_{};

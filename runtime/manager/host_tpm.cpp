@@ -251,23 +251,38 @@ bool HostTpm::open(const std::string& tcti, std::string& err) {
     err = failed("loading the TCTI \"" + tcti + "\" (Tss2_TctiLdr_Initialize)", rc);
     return false;
   }
-  ESYS_CONTEXT* c = nullptr;
-  rc = Esys_Initialize(&c, t, nullptr);
-  if (rc != TSS2_RC_SUCCESS) {
-    Tss2_TctiLdr_Finalize(&t);
-    err = failed("Esys_Initialize over the TCTI \"" + tcti + "\"", rc);
+  tcti_from_loader_ = true;
+  return start(t, tcti, err);
+}
+
+bool HostTpm::open_context(void* tcti_context, const std::string& name, std::string& err) {
+  if (esys_) {
+    err = "the host TPM is already open (TCTI \"" + tcti_conf_ + "\")";
     return false;
   }
+  tcti_from_loader_ = false;
+  return start(static_cast<TSS2_TCTI_CONTEXT*>(tcti_context), name, err);
+}
+
+// Esys_Initialize and TPM2_Startup(CLEAR) over `t`, which this object then owns.
+bool HostTpm::start(void* tcti, const std::string& name, std::string& err) {
+  TSS2_TCTI_CONTEXT* t = static_cast<TSS2_TCTI_CONTEXT*>(tcti);
+  tcti_ = t;
+  ESYS_CONTEXT* c = nullptr;
+  TSS2_RC rc = Esys_Initialize(&c, t, nullptr);
+  if (rc != TSS2_RC_SUCCESS) {
+    close();
+    err = failed("Esys_Initialize over the TCTI \"" + name + "\"", rc);
+    return false;
+  }
+  esys_ = c;
   rc = Esys_Startup(c, TPM2_SU_CLEAR);
   if (rc != TSS2_RC_SUCCESS && tpm_rc(rc) != TPM2_RC_INITIALIZE) {
-    Esys_Finalize(&c);
-    Tss2_TctiLdr_Finalize(&t);
-    err = failed("TPM2_Startup(CLEAR) over the TCTI \"" + tcti + "\"", rc);
+    close();
+    err = failed("TPM2_Startup(CLEAR) over the TCTI \"" + name + "\"", rc);
     return false;
   }
-  tcti_ = t;
-  esys_ = c;
-  tcti_conf_ = tcti;
+  tcti_conf_ = name;
   srk_ = ESYS_TR_NONE;
   return true;
 }
@@ -280,7 +295,11 @@ void HostTpm::close() {
   }
   if (tcti_) {
     TSS2_TCTI_CONTEXT* t = static_cast<TSS2_TCTI_CONTEXT*>(tcti_);
-    Tss2_TctiLdr_Finalize(&t);
+    if (tcti_from_loader_) {
+      Tss2_TctiLdr_Finalize(&t);
+    } else {
+      Tss2_Tcti_Finalize(t);  // the caller's in-process TCTI: its own finalize, no free
+    }
     tcti_ = nullptr;
   }
   srk_ = ESYS_TR_NONE;

@@ -69,6 +69,9 @@ class HostTpm {
   // Tss2_TctiLdr_Initialize(tcti), Esys_Initialize, Esys_Startup(CLEAR) (TPM2_RC_INITIALIZE
   // = already started is fine). Fails if already open.
   bool open(const std::string& tcti, std::string& err);
+  // The same over an in-process TCTI the caller built (a TSS2_TCTI_CONTEXT*, e.g. vtpm-manager's
+  // stream TCTI to the simulated TPM it started); close() runs its finalize. `name` is for messages.
+  bool open_context(void* tcti_context, const std::string& name, std::string& err);
   bool is_open() const { return esys_ != nullptr; }
   // Finalizes ESYS and then the TCTI (ESYS does not finalize a TCTI it was given). Idempotent.
   void close();
@@ -99,12 +102,14 @@ class HostTpm {
   bool read_counter(uint32_t index, Bytes auth32, uint64_t& value, std::string& err);
 
  private:
-  bool need_srk(std::string& err);  // srk_ from 0x81000001 if not cached yet
+  bool need_srk(std::string& err);
+  bool start(void* tcti, const std::string& name, std::string& err);  // srk_ from 0x81000001 if not cached yet
 
   void* tcti_ = nullptr;  // TSS2_TCTI_CONTEXT* (tss2 types stay out of this header)
   void* esys_ = nullptr;  // ESYS_CONTEXT*
   uint32_t srk_ = 0xfff;  // ESYS_TR of the SRK; 0xfff = ESYS_TR_NONE
   std::string tcti_conf_;
+  bool tcti_from_loader_ = false;  // Tss2_TctiLdr_Finalize (frees it) rather than its finalize
 };
 
 }  // namespace vtpm::manager

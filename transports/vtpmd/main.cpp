@@ -26,6 +26,7 @@
 #include "store/openssl_crypto.h"
 #include "store/state_open.h"
 #include "transports/swtpm/server.h"
+#include "manager/client_link.h"
 #include "transports/vtpmd/sandbox.h"
 
 namespace {
@@ -210,7 +211,8 @@ int main(int argc, char** argv) {
   store::OpenedState state;
   if (!state.open(cfg, crypto, true, err)) return fail(err);
   store::SecretKey key, migration_key;
-  if (!store::load_key(crypto, cfg.key, key, err)) return fail("--key: " + err);
+  const bool keyed_by_manager = cfg.key.source == instance::KeySource::Manager;
+  if (!keyed_by_manager && !store::load_key(crypto, cfg.key, key, err)) return fail("--key: " + err);
   if (!store::load_key(crypto, cfg.migration_key, migration_key, err))
     return fail("--migration-key: " + err);
 
@@ -234,10 +236,20 @@ int main(int argc, char** argv) {
   // written by the user, so the directory stays usable by that user and by swtpm run as it.
   if (!cfg.runas.empty() && (!state.give_lock_to(runas.uid, runas.gid, err) || !sandbox::drop_to_user(runas, err)))
     return fail(err);
+  // --key manager=…: the key and the latest generation come from vtpm-manager (as the user
+  // --runas named: the manager checks the uid the kernel reports), and the state is checked
+  // against them before anything else reads it.
+  transports::manager::UnixLink manager_link(cfg.key.path);
+  instance::ManagerClient manager(manager_link, log, cfg.key.uuid, cfg.key.path);
+  if (keyed_by_manager) {
+    std::vector<store::StoredBlob> present;
+    if (!states.list(present, err)) return fail(state.where() + ": " + err);
+    if (!core.attach_manager(manager, present.empty(), err)) return fail(err);
+  }
   bool folded = false;  // a journal left by a crash: swtpm's files again before serving
   if (!states.fold_leftover_journal(folded)) return fail(state.where() + ": " + states.last_error());
   if (folded) log.info(1, "vtpmd: folded %s, left by an unclean stop, into the state files", states.journal_name().c_str());
-  if (!sandbox::install_seccomp(cfg.seccomp, err)) return fail(err);  // last, just before serving
+  if (!sandbox::install_seccomp(cfg.seccomp, keyed_by_manager, err)) return fail(err);  // last, just before serving
   log.info(1, "vtpmd: serving (%s)", cfg.tpm2 ? "TPM 2.0" : "TPM 1.2");
   int rc = server.run();
   if (!pid_path.empty()) ::unlink(pid_path.c_str());

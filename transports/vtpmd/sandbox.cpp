@@ -10,6 +10,7 @@
 #include <seccomp.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,6 +39,7 @@ enum class Limit : uint8_t {
   NoExec,      // mmap: PROT_EXEC refused, so no new code can be mapped once serving
   WaitWake,    // futex: only FUTEX_WAIT/WAKE(_BITSET), private or shared
   OwnProcess,  // tgkill: only to this process (abort() raising SIGABRT on itself)
+  UnixOnly,    // socket: only AF_UNIX (the manager link's reconnect)
 };
 
 struct Rule {
@@ -128,6 +130,13 @@ constexpr Rule kRules[] = {
 #endif
 };
 
+// --key manager=…: the link to vtpm-manager reconnects when the manager comes back (the instance
+// keeps serving meanwhile and then catches its reports up, runtime/instance/manager_client.h).
+constexpr Rule kManagerLinkRules[] = {
+    VTPM_ALLOW_LIMITED(socket, Limit::UnixOnly),
+    VTPM_ALLOW(connect),
+};
+
 #undef VTPM_ALLOW
 #undef VTPM_ALLOW_LIMITED
 
@@ -166,6 +175,9 @@ int add_rule(scmp_filter_ctx ctx, const Rule& r, pid_t self) {
       }
       return 0;
     }
+    case Limit::UnixOnly:
+      // socket(domain, type, protocol): domain is argument 0.
+      return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r.nr, 1, arg_cmp(0, SCMP_CMP_EQ, AF_UNIX));
     case Limit::OwnProcess:
       // tgkill(tgid, tid, sig): tgid is argument 0.
       return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r.nr, 1,
@@ -181,7 +193,7 @@ std::span<const AllowedCall> allowed_calls() {
   return calls;
 }
 
-bool install_seccomp(SeccompAction action, std::string& err) {
+bool install_seccomp(SeccompAction action, bool manager_link, std::string& err) {
   if (action == SeccompAction::None) return true;
   // KILL_PROCESS, not swtpm's KILL (= kill the thread): the whole process goes, with SIGSYS.
   const uint32_t deny = action == SeccompAction::Kill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_LOG;
@@ -191,7 +203,9 @@ bool install_seccomp(SeccompAction action, std::string& err) {
     return false;
   }
   const pid_t self = getpid();
-  for (const Rule& r : kRules) {
+  std::vector<Rule> rules(std::begin(kRules), std::end(kRules));
+  if (manager_link) rules.insert(rules.end(), std::begin(kManagerLinkRules), std::end(kManagerLinkRules));
+  for (const Rule& r : rules) {
     int rc = add_rule(ctx, r, self);
     if (rc < 0) {
       err = std::string("--seccomp: cannot allow ") + r.call.name + ": " + std::strerror(-rc);

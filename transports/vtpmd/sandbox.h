@@ -34,7 +34,8 @@ std::span<const AllowedCall> allowed_calls();
 // Loads the filter into the calling thread (vtpmd has one) with no_new_privs set; from then on it
 // cannot be removed, by this process or its children. None does nothing and returns true.
 // Returns false with `err` set when libseccomp refuses a rule or the kernel refuses the filter.
-bool install_seccomp(SeccompAction action, std::string& err);
+// `manager_link`: also socket(AF_UNIX) and connect, for --key manager=… (the link reconnects).
+bool install_seccomp(SeccompAction action, bool manager_link, std::string& err);
 
 // The user of --runas, resolved before anything is opened so that a bad name fails early.
 struct User {

@@ -32,11 +32,11 @@ struct ChildEnd {
 
 // Forks; the child installs the filter with `action`, runs `body` (which returns the exit code)
 // and _exits. Waits for it (bounded: the body makes a handful of calls).
-ChildEnd run_sandboxed(SeccompAction action, const std::function<int()>& body) {
+ChildEnd run_sandboxed(SeccompAction action, const std::function<int()>& body, bool manager_link = false) {
   pid_t pid = fork();
   if (pid == 0) {
     std::string err;
-    if (!install_seccomp(action, err)) _exit(kInstallFailed);
+    if (!install_seccomp(action, manager_link, err)) _exit(kInstallFailed);
     _exit(body());
   }
   ChildEnd end;
@@ -74,6 +74,23 @@ TEST(Seccomp, SocketIsKilledBySigsys) {
   ChildEnd end = run_sandboxed(SeccompAction::Kill, call_socket);
   EXPECT_FALSE(end.exited) << "child exited with " << end.code;
   EXPECT_EQ(SIGSYS, end.signal);
+}
+
+int call_unix_socket() {
+  long fd = syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  return fd >= 0 ? kSurvived : kCallFailed;
+}
+
+// --key manager=…: a unix socket (the manager link's reconnect) is allowed, any other still kills.
+TEST(Seccomp, ManagerLinkAllowsUnixSocketsOnly) {
+  ChildEnd unix_end = run_sandboxed(SeccompAction::Kill, call_unix_socket, true);
+  EXPECT_TRUE(unix_end.exited) << "killed by signal " << unix_end.signal;
+  EXPECT_EQ(kSurvived, unix_end.code);
+  ChildEnd inet_end = run_sandboxed(SeccompAction::Kill, call_socket, true);
+  EXPECT_FALSE(inet_end.exited) << "child exited with " << inet_end.code;
+  EXPECT_EQ(SIGSYS, inet_end.signal);
+  ChildEnd plain = run_sandboxed(SeccompAction::Kill, call_unix_socket);
+  EXPECT_EQ(SIGSYS, plain.signal);
 }
 
 TEST(Seccomp, ExecveIsKilledBySigsys) {

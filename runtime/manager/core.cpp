@@ -1,0 +1,604 @@
+// ManagerCore (core.h). Provisioning order (reference/manager-sealing.md "Recommended design"
+// 2-12): SRK, counter, root key sealed and test-unsealed, header, then the first slot written at
+// T+1 and the counter incremented (write, then increment: §5.3). Start: SRK name == header's,
+// unseal, read T, load_slots(T), roll forward if the pick is at T+1, then an epoch commit.
+#include "manager/core.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "wire/big_endian.h"
+
+namespace vtpm::manager {
+namespace {
+
+constexpr size_t kRootBytes = 32;
+constexpr size_t kAuthBytes = 32;
+
+std::string hex_uuid(const RecordUuid& u) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < u.size(); i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+    s.push_back(digits[u[i] >> 4]);
+    s.push_back(digits[u[i] & 15]);
+  }
+  return s;
+}
+
+mgr::ReqKind kind_of(Ordinal o) {
+  switch (o) {
+    case Ordinal::Status:
+    case Ordinal::List: return mgr::ReqKind::Status;
+    case Ordinal::Open: return mgr::ReqKind::Open;
+    case Ordinal::SaveHashKey: return mgr::ReqKind::Save;
+    case Ordinal::LoadHashKey: return mgr::ReqKind::Load;
+    case Ordinal::Prepare: return mgr::ReqKind::Prepare;
+    case Ordinal::Commit: return mgr::ReqKind::Commit;
+    case Ordinal::Create:
+    case Ordinal::Delete:
+    case Ordinal::GroupCreate:
+    case Ordinal::GroupApprove: return mgr::ReqKind::Admin;
+  }
+  return mgr::ReqKind::Admin;
+}
+
+// Requests that change the records (the answer waits for their commit).
+bool changes_records(Ordinal o) {
+  switch (o) {
+    case Ordinal::Status:
+    case Ordinal::List:
+    case Ordinal::LoadHashKey: return false;
+    case Ordinal::Open:  // may create the record
+    case Ordinal::SaveHashKey:
+    case Ordinal::Prepare:
+    case Ordinal::Commit:
+    case Ordinal::Create:
+    case Ordinal::Delete:
+    case Ordinal::GroupCreate:
+    case Ordinal::GroupApprove: return true;
+  }
+  return true;
+}
+
+}  // namespace
+
+ManagerCore::ManagerCore(const CoreConfig& cfg, HostTpm& tpm, store::Crypto& crypto, LogFn log,
+                         WritePoints* points)
+    : cfg_(cfg), tpm_(tpm), crypto_(crypto), log_(std::move(log)), files_(cfg.dir_fd, points) {
+  mgr::init(m_);
+}
+
+ManagerCore::~ManagerCore() = default;
+
+// ---- the machine's host --------------------------------------------------------------------
+
+void ManagerCore::trace(mgr::State from, mgr::EventId ev, mgr::State to, uint32_t) {
+  if (from != to) log_(2, std::string("manager: ") + mgr::state_name(from) + " --" + mgr::event_name(ev) + "--> " + mgr::state_name(to));
+}
+
+void ManagerCore::provision() { step_ok_ = do_provision(step_err_); }
+void ManagerCore::unseal() { step_ok_ = do_unseal_and_load(step_err_); }
+void ManagerCore::failClosed(uint32_t) {}
+void ManagerCore::releaseKey() {}
+void ManagerCore::answer(uint32_t) {}
+void ManagerCore::refuse(uint32_t, uint32_t) {}
+void ManagerCore::beginCommit(uint32_t) {}
+
+void ManagerCore::deliver(const mgr::Event& ev) {
+  const fsm::rt::Result r = mgr::dispatch(m_, *this, ev);
+  if (r.outcome != fsm::rt::Outcome::Transitioned && r.outcome != fsm::rt::Outcome::Ignored &&
+      r.outcome != fsm::rt::Outcome::Rejected) {
+    log_(1, std::string("vtpm-manager: internal: ") + mgr::event_name(ev.id) + " gave " +
+                fsm::rt::outcome_name(r.outcome) + " in " + mgr::state_name(m_.state));
+  }
+}
+
+// ---- lifecycle -----------------------------------------------------------------------------
+
+bool ManagerCore::start(int64_t now_ms, std::string& err) {
+  std::vector<uint8_t> file;
+  std::string why;
+  const RecordError he = files_.read(kHeaderFile, 64 * 1024, file, why);
+  if (he != RecordError::None && he != RecordError::Absent) {
+    failure_ = cfg_.dir_path + "/" + kHeaderFile + ": " + why;
+    deliver(mgr::make_start(true));
+    deliver(mgr::make_unsealFailed(1));
+    err = failure_;
+    return false;
+  }
+  const bool has_header = he == RecordError::None;
+  if (has_header) {
+    const RecordError pe = parse_header(crypto_, file, header_, why);
+    if (pe != RecordError::None) {
+      failure_ = cfg_.dir_path + "/" + kHeaderFile + " is damaged (" + why +
+                 "); the manager fails closed (restore the file from a backup, or recover)";
+      deliver(mgr::make_start(true));
+      deliver(mgr::make_unsealFailed(1));
+      err = failure_;
+      return false;
+    }
+  }
+  step_ok_ = false;
+  step_err_.clear();
+  deliver(mgr::make_start(has_header));  // emits provision() or unseal(), which run now
+  if (has_header) {
+    if (step_ok_) {
+      deliver(mgr::make_unsealed(true, true));
+    } else {
+      failure_ = step_err_;
+      deliver(mgr::make_unsealFailed(1));
+    }
+  } else {
+    if (step_ok_) {
+      deliver(mgr::make_provisioned());
+    } else {
+      failure_ = step_err_;
+      deliver(mgr::make_provisionFailed(1));
+    }
+  }
+  if (m_.state != mgr::State::Serving) {
+    err = failure_;
+    return false;
+  }
+  unsaved_since_ = -1;
+  (void)now_ms;
+  return true;
+}
+
+bool ManagerCore::do_provision(std::string& err) {
+  SrkInfo srk;
+  if (!tpm_.ensure_srk(srk, err)) return false;
+  uint8_t secret[kRootBytes + kAuthBytes];
+  if (!crypto_.random_bytes(secret, sizeof secret)) {
+    err = "no random bytes for the root key";
+    return false;
+  }
+  root_.assign(secret, kRootBytes);
+  counter_auth_.assign(secret + kRootBytes, kAuthBytes);
+  uint32_t index = 0;
+  std::vector<uint8_t> sealed;
+  SecretBytes check;
+  TpmError why = TpmError::None;
+  const bool ok = tpm_.define_counter(counter_auth_.span(), index, err) &&
+                  tpm_.seal(store::Bytes(secret, sizeof secret), cfg_.pcr_mask, sealed, err) &&
+                  tpm_.unseal(sealed, cfg_.pcr_mask, check, why, err);  // test-unseal (§2.4)
+  store::wipe(secret, sizeof secret);
+  if (!ok) return false;
+  if (check.size() != kRootBytes + kAuthBytes ||
+      !store::secret_equal(check.data(), root_.data(), kRootBytes)) {
+    err = "the test unseal of the new root key gave other bytes";
+    return false;
+  }
+  check.clear();
+  header_.srk_name = srk.name;
+  header_.template_kind = static_cast<uint8_t>(srk.kind);
+  header_.nv_index = index;
+  header_.sealed_root = sealed;
+  header_.pcr_mask = cfg_.pcr_mask;
+  std::vector<uint8_t> file;
+  if (!encode_header(crypto_, header_, file, err)) return false;
+  if (!derive_record_keys(crypto_, root_.span(), keys_, err)) return false;
+  if (!tpm_.read_counter(index, counter_auth_.span(), counter_, err)) return false;
+  // The header first: a crash before the first slot is finished by the next start (below).
+  if (files_.write(kHeaderFile, file, err) != RecordError::None) return false;
+  table_ = Table{};
+  soft_seq_ = 0;
+  slot_ = 1;  // the first write goes to records.a
+  if (!durable_commit("provisioning", err)) return false;
+  log_(1, "vtpm-manager: provisioned " + cfg_.dir_path + " (NV counter 0x" + [&] {
+         char b[12];
+         std::snprintf(b, sizeof b, "%08x", index);
+         return std::string(b);
+       }() + ")");
+  return true;
+}
+
+bool ManagerCore::do_unseal_and_load(std::string& err) {
+  std::vector<uint8_t> name;
+  if (!tpm_.srk_name(name, err)) {
+    err = "the host TPM has no SRK at 0x81000001 (" + err +
+          "): it was cleared, or it is not the TPM this manager was provisioned on; failing closed";
+    return false;
+  }
+  if (name != header_.srk_name) {
+    err = "the SRK at 0x81000001 is not the one this manager was provisioned with: a cleared or "
+          "different TPM; failing closed";
+    return false;
+  }
+  SecretBytes secret;
+  TpmError why = TpmError::None;
+  if (!tpm_.unseal(header_.sealed_root, header_.pcr_mask, secret, why, err)) {
+    err = std::string("the root key does not unseal (") + tpm_error_name(why) + ": " + err +
+          "); failing closed" +
+          (why == TpmError::PolicyFailed ? " (the PCRs changed since provisioning)" : "");
+    return false;
+  }
+  if (secret.size() != kRootBytes + kAuthBytes) {
+    err = "the unsealed root key has the wrong size; failing closed";
+    return false;
+  }
+  root_.assign(secret.data(), kRootBytes);
+  counter_auth_.assign(secret.data() + kRootBytes, kAuthBytes);
+  secret.clear();
+  if (!derive_record_keys(crypto_, root_.span(), keys_, err)) return false;
+  uint64_t t = 0;
+  if (!tpm_.read_counter(header_.nv_index, counter_auth_.span(), t, err)) {
+    err = "the NV counter cannot be read (" + err + "); failing closed";
+    return false;
+  }
+  LoadedSlots loaded;
+  const RecordError le = load_slots(crypto_, cfg_.dir_fd, keys_.records, t, loaded, err);
+  if (le == RecordError::NoSlots) {
+    // The header was written, then the crash came before the first slot: nothing was ever
+    // acknowledged, so provisioning finishes here.
+    counter_ = t;
+    table_ = Table{};
+    soft_seq_ = 0;
+    slot_ = 1;
+    return durable_commit("finishing provisioning", err);
+  }
+  if (le != RecordError::None) {
+    switch (le) {
+      case RecordError::Rollback:
+        err = "the records in " + cfg_.dir_path + " are older than the TPM's counter (" + err +
+              "): an old copy of the manager's directory was put back; failing closed";
+        break;
+      case RecordError::Ahead:
+        err = "the records in " + cfg_.dir_path + " are ahead of the TPM's counter (" + err +
+              "): the counter was advanced behind the manager's back, or this is another TPM; "
+              "failing closed";
+        break;
+      default:
+        err = "the records in " + cfg_.dir_path + " do not load (" + err + "); failing closed";
+        break;
+    }
+    return false;
+  }
+  table_ = std::move(loaded.table);
+  counter_ = t;
+  soft_seq_ = loaded.soft_seq;
+  slot_ = loaded.slot;
+  if (loaded.needs_roll_forward) {  // the slot was written, the increment not done: finish it
+    if (!tpm_.increment_counter(header_.nv_index, counter_auth_.span(), err)) return false;
+    counter_ = loaded.counter;
+    log_(1, "vtpm-manager: finished the commit a crash interrupted (counter " + std::to_string(counter_) + ")");
+  }
+  // The epoch: every start moves the counter, so a copy of the directory from before this start
+  // is refused from now on.
+  return durable_commit("start", err);
+}
+
+// ---- commits (spec/commit.fsm) -------------------------------------------------------------
+
+bool ManagerCore::write_slot(uint64_t slot_counter, std::string& err) {
+  std::vector<uint8_t> file;
+  if (!encode_slot(crypto_, table_, slot_counter, soft_seq_ + 1, keys_.records, file, err)) return false;
+  const int spare = slot_ == 0 ? 1 : 0;
+  const RecordError we = files_.write(kSlotFiles[spare], file, err);
+  store::wipe(file.data(), file.size());
+  if (we != RecordError::None) return false;
+  slot_ = spare;
+  soft_seq_++;
+  return true;
+}
+
+// The soft commit (Xen's SEQ_UPDATE): the spare slot at the same counter value.
+bool ManagerCore::cheap_commit(std::string& err) { return write_slot(counter_, err); }
+
+// Write the spare slot at T+1, sync (FileSink), increment: the increment is the commit point.
+bool ManagerCore::durable_commit(const char* why, std::string& err) {
+  if (!write_slot(counter_ + 1, err)) return false;
+  if (!tpm_.increment_counter(header_.nv_index, counter_auth_.span(), err)) {
+    // The slot at T+1 stays: the next start finishes this commit (roll forward), which is the
+    // state being committed, never an older one.
+    err = std::string("the NV counter increment (") + why + ") failed: " + err;
+    return false;
+  }
+  counter_++;
+  unsaved_since_ = -1;
+  return true;
+}
+
+Status ManagerCore::changed(int64_t now_ms, bool durable, const char* why) {
+  std::string err;
+  if (durable ? !durable_commit(why, err) : !cheap_commit(err)) {
+    log_(1, std::string("vtpm-manager: ") + why + ": " + err);
+    return Status::StorageError;
+  }
+  if (!durable && unsaved_since_ < 0) unsaved_since_ = now_ms;
+  return Status::Success;
+}
+
+int64_t ManagerCore::ms_until_tick(int64_t now_ms) const {
+  if (unsaved_since_ < 0 || m_.state != mgr::State::Serving) return -1;
+  const int64_t due = unsaved_since_ + cfg_.commit_interval_ms;
+  return due <= now_ms ? 0 : due - now_ms;
+}
+
+void ManagerCore::tick(int64_t now_ms) {
+  if (ms_until_tick(now_ms) != 0) return;
+  std::string err;
+  if (!durable_commit("periodic", err)) {
+    log_(1, "vtpm-manager: periodic commit: " + err);
+    unsaved_since_ = now_ms;  // try again one interval later
+  }
+}
+
+bool ManagerCore::shutdown(std::string& err) {
+  if (m_.state != mgr::State::Serving || unsaved_since_ < 0) return true;
+  return durable_commit("clean stop", err);
+}
+
+// ---- requests ------------------------------------------------------------------------------
+
+Record* ManagerCore::find(const RecordUuid& uuid) {
+  for (Record& r : table_.records)
+    if (r.uuid == uuid) return &r;
+  return nullptr;
+}
+
+const ManagerCore::Binding* ManagerCore::binding_of(uint64_t connection) const {
+  for (const Binding& b : bindings_)
+    if (b.connection == connection) return &b;
+  return nullptr;
+}
+
+bool ManagerCore::bound_elsewhere(const RecordUuid& uuid, uint64_t connection) const {
+  for (const Binding& b : bindings_)
+    if (b.uuid == uuid && b.connection != connection) return true;
+  return false;
+}
+
+void ManagerCore::disconnected(uint64_t connection) {
+  bindings_.erase(std::remove_if(bindings_.begin(), bindings_.end(),
+                                 [&](const Binding& b) { return b.connection == connection; }),
+                  bindings_.end());
+}
+
+void ManagerCore::bad_frame(std::vector<uint8_t>& reply) {
+  Response rsp;
+  rsp.status = Status::Malformed;
+  encode_response(rsp, reply);
+}
+
+void ManagerCore::handle(const PeerId& peer, const uint8_t* msg, size_t len, std::vector<uint8_t>& reply,
+                         int64_t now_ms) {
+  Request req;
+  Response rsp;
+  const ParseResult pr = parse_request(msg, len, req);
+  if (!pr.ok) {
+    log_(2, "vtpm-manager: connection " + std::to_string(peer.connection) + ": " + pr.text);
+    rsp.status = status_for(pr.error);
+    encode_response(rsp, reply);
+    return;
+  }
+  rsp.ordinal = req.ordinal;
+  serve(peer, req, rsp, now_ms);
+  if (!encode_response(rsp, reply)) {
+    Response fail;
+    fail.ordinal = req.ordinal;
+    fail.status = Status::StorageError;
+    encode_response(fail, reply);
+  }
+}
+
+void ManagerCore::serve(const PeerId& peer, const Request& req, Response& rsp, int64_t now_ms) {
+  const mgr::State before = m_.state;
+  const bool commit = changes_records(req.ordinal);
+  deliver(mgr::make_request(kind_of(req.ordinal), commit));
+  if (before != mgr::State::Serving || (m_.state != mgr::State::Serving && m_.state != mgr::State::Committing)) {
+    rsp.status = before == mgr::State::FailedClosed ? Status::FailedClosed : Status::NotServing;
+    if (req.ordinal == Ordinal::Status) {
+      rsp.status = Status::Success;
+      do_status(rsp);
+    }
+    m_.state = before == mgr::State::Serving ? m_.state : before;
+    return;
+  }
+  Status st = Status::Success;
+  switch (req.ordinal) {
+    case Ordinal::Status: do_status(rsp); break;
+    case Ordinal::List:
+      if (!peer.admin) st = Status::NotAdmin;
+      else do_list(rsp);
+      break;
+    case Ordinal::Open: st = do_open(peer, req, rsp); break;
+    case Ordinal::Prepare: st = do_prepare(peer, req); break;
+    case Ordinal::Commit: st = do_commit(peer, req); break;
+    case Ordinal::SaveHashKey: st = do_save_xen(peer, req); break;
+    case Ordinal::LoadHashKey: st = do_load_xen(peer, rsp); break;
+    case Ordinal::Create: st = do_create(peer, req); break;
+    case Ordinal::Delete: st = do_delete(peer, req); break;
+    case Ordinal::GroupCreate: st = do_group_create(peer, req); break;
+    case Ordinal::GroupApprove: st = peer.admin ? Status::BadApproval : Status::NotAdmin; break;
+  }
+  (void)now_ms;
+  rsp.status = st;
+  if (m_.state == mgr::State::Committing) {
+    deliver(st == Status::Success || st != Status::StorageError ? mgr::make_commitDone()
+                                                                : mgr::make_commitFailed(static_cast<uint32_t>(st)));
+  }
+  if (st != Status::Success) {
+    rsp.key.clear();
+  }
+}
+
+Status ManagerCore::do_open(const PeerId& peer, const Request& req, Response& rsp) {
+  Record* rec = find(req.uuid);
+  const std::string who = hex_uuid(req.uuid);
+  if (rec == nullptr) {
+    if ((req.flags & kOpenCreate) == 0) {
+      log_(1, "vtpm-manager: refused " + who + ": unknown, and its state directory is not empty (foreign)");
+      return Status::Foreign;
+    }
+    if (!req.group.empty()) {
+      bool known = false;
+      for (const Group& g : table_.groups) known = known || g.name == req.group;
+      if (!known) return Status::NoSuchGroup;
+    }
+    Record fresh;
+    fresh.uuid = req.uuid;
+    fresh.owner_uid = peer.uid;
+    fresh.group = req.group;
+    fresh.state = RecordState::Created;
+    fresh.created_seq = soft_seq_ + 1;
+    uint8_t key[kInstanceKeyBytes];
+    std::string err;
+    if (!crypto_.random_bytes(key, sizeof key) ||
+        !wrap_instance_key(crypto_, keys_.wrap, fresh, store::Bytes(key, sizeof key), fresh.wrapped, err)) {
+      store::wipe(key, sizeof key);
+      return Status::StorageError;
+    }
+    store::wipe(key, sizeof key);
+    table_.records.push_back(fresh);
+    if (const Status s = changed(0, true, "create"); s != Status::Success) {
+      table_.records.pop_back();
+      return s;
+    }
+    rec = find(req.uuid);
+    log_(1, "vtpm-manager: created the record of " + who + " (uid " + std::to_string(peer.uid) + ")");
+  }
+  if (rec->state == RecordState::Retired) return Status::Retired;
+  if (rec->owner_uid != peer.uid && rec->owner_uid != kAnyOwner) return Status::NotOwner;
+  if (!req.group.empty() && req.group != rec->group) return Status::Foreign;
+  if (bound_elsewhere(req.uuid, peer.connection)) return Status::Busy;
+  if (rec->owner_uid == kAnyOwner) {  // created by vtpmctl: the first instance to open it owns it
+    rec->owner_uid = peer.uid;
+    if (const Status s = changed(0, false, "claim"); s != Status::Success) {
+      rec->owner_uid = kAnyOwner;
+      return s;
+    }
+  }
+  std::string err;
+  if (unwrap_instance_key(crypto_, keys_.wrap, *rec, rsp.key, err) != RecordError::None) {
+    log_(1, "vtpm-manager: the key of " + who + " does not unwrap: " + err);
+    return Status::StorageError;
+  }
+  disconnected(peer.connection);  // one UUID per connection
+  bindings_.push_back({peer.connection, req.uuid});
+  rsp.generation = rec->generation;
+  std::copy(rec->digest.begin(), rec->digest.end(), rsp.digest.begin());
+  rsp.prepared_generation = rec->prepared_generation;
+  std::copy(rec->prepared_digest.begin(), rec->prepared_digest.end(), rsp.prepared_digest.begin());
+  deliver(mgr::make_request(mgr::ReqKind::Open, false));
+  return Status::Success;
+}
+
+Status ManagerCore::do_prepare(const PeerId& peer, const Request& req) {
+  const Binding* b = binding_of(peer.connection);
+  if (b == nullptr) return Status::NotBound;
+  Record* rec = find(b->uuid);
+  if (rec == nullptr || rec->state == RecordState::Retired) return Status::Retired;
+  if (req.generation <= rec->generation) return Status::Stale;
+  const Record before = *rec;
+  rec->prepared_generation = req.generation;
+  std::copy(req.digest.begin(), req.digest.end(), rec->prepared_digest.begin());
+  const Status s = changed(0, false, "prepare");
+  if (s != Status::Success) *find(b->uuid) = before;
+  return s;
+}
+
+Status ManagerCore::do_commit(const PeerId& peer, const Request& req) {
+  const Binding* b = binding_of(peer.connection);
+  if (b == nullptr) return Status::NotBound;
+  Record* rec = find(b->uuid);
+  if (rec == nullptr || rec->state == RecordState::Retired) return Status::Retired;
+  if (req.generation != rec->prepared_generation || req.generation <= rec->generation) return Status::Stale;
+  const Record before = *rec;
+  rec->generation = rec->prepared_generation;
+  rec->digest = rec->prepared_digest;
+  rec->prepared_generation = 0;
+  rec->prepared_digest = {};
+  rec->state = RecordState::Saved;
+  const Status s = changed(0, false, "commit");
+  if (s != Status::Success) *find(b->uuid) = before;
+  return s;
+}
+
+Status ManagerCore::do_save_xen(const PeerId& peer, const Request& req) {
+  const Binding* b = binding_of(peer.connection);
+  if (b == nullptr) return Status::NotBound;
+  Record* rec = find(b->uuid);
+  if (rec == nullptr || rec->state == RecordState::Retired) return Status::Retired;
+  const Record before = *rec;
+  rec->xen_blob.size = static_cast<uint8_t>(req.xen_blob.size());
+  std::copy(req.xen_blob.data(), req.xen_blob.data() + req.xen_blob.size(), rec->xen_blob.bytes.begin());
+  const Status s = changed(0, false, "SaveHashKey");
+  if (s != Status::Success) *find(b->uuid) = before;
+  return s;
+}
+
+Status ManagerCore::do_load_xen(const PeerId& peer, Response& rsp) {
+  const Binding* b = binding_of(peer.connection);
+  if (b == nullptr) return Status::NotBound;
+  Record* rec = find(b->uuid);
+  if (rec == nullptr || rec->state == RecordState::Retired) return Status::Retired;
+  if (rec->xen_blob.size == 0) return Status::UnknownInstance;
+  rsp.xen_blob.assign(rec->xen_blob.bytes.data(), rec->xen_blob.size);
+  return Status::Success;
+}
+
+Status ManagerCore::do_create(const PeerId& peer, const Request& req) {
+  if (!peer.admin) return Status::NotAdmin;
+  if (find(req.uuid) != nullptr) return Status::Exists;
+  Request open = req;
+  open.flags = kOpenCreate;
+  PeerId as_any = peer;
+  as_any.uid = kAnyOwner;
+  as_any.connection = 0;  // no binding for vtpmctl's connection
+  Response ignored;
+  const Status s = do_open(as_any, open, ignored);
+  ignored.key.clear();
+  disconnected(0);
+  return s;
+}
+
+Status ManagerCore::do_delete(const PeerId& peer, const Request& req) {
+  if (!peer.admin) return Status::NotAdmin;
+  Record* rec = find(req.uuid);
+  if (rec == nullptr) return Status::UnknownInstance;
+  if (rec->state == RecordState::Retired) return Status::Retired;
+  if (bound_elsewhere(req.uuid, peer.connection)) return Status::Busy;
+  const Record before = *rec;
+  rec->state = RecordState::Retired;
+  rec->wrapped = WrappedKey{};  // the key is gone for good
+  rec->xen_blob = XenBlob{};
+  const Status s = changed(0, true, "delete");
+  if (s != Status::Success) *find(req.uuid) = before;
+  return s;
+}
+
+Status ManagerCore::do_group_create(const PeerId& peer, const Request& req) {
+  if (!peer.admin) return Status::NotAdmin;
+  for (const Group& g : table_.groups)
+    if (g.name == req.group) return Status::Exists;
+  Group g;
+  g.name = req.group;
+  g.spki = req.spki;
+  table_.groups.push_back(g);
+  const Status s = changed(0, true, "group create");
+  if (s != Status::Success) table_.groups.pop_back();
+  return s;
+}
+
+void ManagerCore::do_status(Response& rsp) {
+  rsp.state = static_cast<uint32_t>(m_.state);
+  rsp.counter = counter_;
+  rsp.soft_seq = soft_seq_;
+  rsp.records = static_cast<uint32_t>(table_.records.size());
+  rsp.srk_name = header_.srk_name;
+}
+
+void ManagerCore::do_list(Response& rsp) {
+  for (const Record& r : table_.records) {
+    ListEntry e;
+    std::copy(r.uuid.begin(), r.uuid.end(), e.uuid.begin());
+    e.state = static_cast<uint32_t>(r.state);
+    e.generation = r.generation;
+    e.group = r.group;
+    rsp.entries.push_back(e);
+  }
+}
+
+}  // namespace vtpm::manager
