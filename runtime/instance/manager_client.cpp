@@ -9,32 +9,6 @@
 namespace vtpm::instance {
 namespace {
 
-bool parse_uuid(const std::string& text, manager::Uuid& out) {
-  if (text.size() != 36) return false;
-  size_t j = 0;
-  for (size_t i = 0; i < text.size();) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-') return false;
-      i++;
-      continue;
-    }
-    uint8_t byte = 0;
-    for (int k = 0; k < 2; k++, i++) {
-      const char c = text[i];
-      byte = static_cast<uint8_t>(byte << 4);
-      if (c >= '0' && c <= '9') {
-        byte |= static_cast<uint8_t>(c - '0');
-      } else if (c >= 'a' && c <= 'f') {
-        byte |= static_cast<uint8_t>(c - 'a' + 10);
-      } else {
-        return false;
-      }
-    }
-    out[j++] = byte;
-  }
-  return j == out.size();
-}
-
 std::string status_sentence(manager::Status s) {
   char code[16];
   std::snprintf(code, sizeof code, "0x%08x", static_cast<uint32_t>(s));
@@ -48,7 +22,7 @@ std::string gen_text(uint64_t g) { return std::to_string(g); }
 
 ManagerClient::ManagerClient(ManagerLink& link, Log& log, std::string uuid, std::string path)
     : link_(link), log_(log), uuid_text_(std::move(uuid)), path_(std::move(path)) {
-  if (!parse_uuid(uuid_text_, uuid_)) uuid_ = {};  // options.cpp accepted only canonical UUIDs
+  if (!manager::parse_uuid(uuid_text_, uuid_)) uuid_ = {};  // options.cpp accepted only canonical UUIDs
 }
 
 bool ManagerClient::send_request(const manager::Request& req, std::string& err) {
@@ -130,7 +104,7 @@ bool ManagerClient::open_and_check(store::StateStore& store, engine::BlobKind pe
   uint64_t disk_gen = 0;
   store::Digest disk_sha{};
   switch (st) {
-    case engine::LoadStatus::NotFound:
+    case engine::LoadStatus::Absent:
       break;
     case engine::LoadStatus::Loaded:
       disk_gen = store.generation(permanent);

@@ -15,17 +15,6 @@ namespace {
 constexpr size_t kRootBytes = 32;
 constexpr size_t kAuthBytes = 32;
 
-std::string hex_uuid(const RecordUuid& u) {
-  static const char* digits = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < u.size(); i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
-    s.push_back(digits[u[i] >> 4]);
-    s.push_back(digits[u[i] & 15]);
-  }
-  return s;
-}
-
 mgr::ReqKind kind_of(Ordinal o) {
   switch (o) {
     case Ordinal::Status:
@@ -41,24 +30,6 @@ mgr::ReqKind kind_of(Ordinal o) {
     case Ordinal::GroupApprove: return mgr::ReqKind::Admin;
   }
   return mgr::ReqKind::Admin;
-}
-
-// Requests that change the records (the answer waits for their commit).
-bool changes_records(Ordinal o) {
-  switch (o) {
-    case Ordinal::Status:
-    case Ordinal::List:
-    case Ordinal::LoadHashKey: return false;
-    case Ordinal::Open:  // may create the record
-    case Ordinal::SaveHashKey:
-    case Ordinal::Prepare:
-    case Ordinal::Commit:
-    case Ordinal::Create:
-    case Ordinal::Delete:
-    case Ordinal::GroupCreate:
-    case Ordinal::GroupApprove: return true;
-  }
-  return true;
 }
 
 }  // namespace
@@ -79,11 +50,35 @@ void ManagerCore::trace(mgr::State from, mgr::EventId ev, mgr::State to, uint32_
 
 void ManagerCore::provision() { step_ok_ = do_provision(step_err_); }
 void ManagerCore::unseal() { step_ok_ = do_unseal_and_load(step_err_); }
-void ManagerCore::failClosed(uint32_t) {}
-void ManagerCore::releaseKey() {}
-void ManagerCore::answer(uint32_t) {}
-void ManagerCore::refuse(uint32_t, uint32_t) {}
-void ManagerCore::beginCommit(uint32_t) {}
+void ManagerCore::failClosed(uint32_t code) {
+  log_(1, "vtpm-manager: failed closed (0x" + [code] {
+         char b[12];
+         std::snprintf(b, sizeof b, "%08x", code);
+         return std::string(b);
+       }() + "): " + failure_);
+}
+// The key of a successful Open goes out only through this output (spec: key_only_after_unseal).
+void ManagerCore::releaseKey() {
+  if (cur_rsp_ == nullptr || staged_ != Status::Success) return;
+  cur_rsp_->key.assign(staged_key_.data(), staged_key_.size());
+}
+void ManagerCore::answer(uint32_t kind) {
+  if (cur_rsp_ == nullptr) return;
+  if (static_cast<mgr::ReqKind>(kind) == mgr::ReqKind::Status && m_.state == mgr::State::FailedClosed) {
+    staged_ = Status::Success;
+    do_status(*cur_rsp_);
+  }
+  cur_rsp_->status = staged_;
+}
+void ManagerCore::refuse(uint32_t, uint32_t code) {
+  if (cur_rsp_ == nullptr) return;
+  cur_rsp_->status = static_cast<Status>(code);
+  cur_rsp_->key.clear();
+}
+// A change runs here, inside the machine's Committing; serve() reports its outcome.
+void ManagerCore::beginCommit(uint32_t) {
+  if (cur_req_ != nullptr && cur_rsp_ != nullptr) staged_ = execute(*cur_peer_, *cur_req_, *cur_rsp_);
+}
 
 void ManagerCore::deliver(const mgr::Event& ev) {
   const fsm::rt::Result r = mgr::dispatch(m_, *this, ev);
@@ -383,50 +378,73 @@ void ManagerCore::handle(const PeerId& peer, const uint8_t* msg, size_t len, std
   }
 }
 
-void ManagerCore::serve(const PeerId& peer, const Request& req, Response& rsp, int64_t now_ms) {
-  const mgr::State before = m_.state;
-  const bool commit = changes_records(req.ordinal);
-  deliver(mgr::make_request(kind_of(req.ordinal), commit));
-  if (before != mgr::State::Serving || (m_.state != mgr::State::Serving && m_.state != mgr::State::Committing)) {
-    rsp.status = before == mgr::State::FailedClosed ? Status::FailedClosed : Status::NotServing;
-    if (req.ordinal == Ordinal::Status) {
-      rsp.status = Status::Success;
-      do_status(rsp);
-    }
-    m_.state = before == mgr::State::Serving ? m_.state : before;
-    return;
-  }
-  Status st = Status::Success;
+// Whether a request changes the records (its answer then waits for the commit).
+bool ManagerCore::needs_commit(const Request& req) {
   switch (req.ordinal) {
-    case Ordinal::Status: do_status(rsp); break;
+    case Ordinal::Status:
     case Ordinal::List:
-      if (!peer.admin) st = Status::NotAdmin;
-      else do_list(rsp);
-      break;
-    case Ordinal::Open: st = do_open(peer, req, rsp); break;
-    case Ordinal::Prepare: st = do_prepare(peer, req); break;
-    case Ordinal::Commit: st = do_commit(peer, req); break;
-    case Ordinal::SaveHashKey: st = do_save_xen(peer, req); break;
-    case Ordinal::LoadHashKey: st = do_load_xen(peer, rsp); break;
-    case Ordinal::Create: st = do_create(peer, req); break;
-    case Ordinal::Delete: st = do_delete(peer, req); break;
-    case Ordinal::GroupCreate: st = do_group_create(peer, req); break;
-    case Ordinal::GroupApprove: st = peer.admin ? Status::BadApproval : Status::NotAdmin; break;
+    case Ordinal::LoadHashKey: return false;
+    case Ordinal::Open: {
+      const Record* rec = find(req.uuid);
+      return rec == nullptr ? (req.flags & kOpenCreate) != 0 : rec->owner_uid == kAnyOwner;
+    }
+    case Ordinal::SaveHashKey:
+    case Ordinal::Prepare:
+    case Ordinal::Commit:
+    case Ordinal::Create:
+    case Ordinal::Delete:
+    case Ordinal::GroupCreate:
+    case Ordinal::GroupApprove: return true;
   }
-  (void)now_ms;
-  rsp.status = st;
-  if (m_.state == mgr::State::Committing) {
-    deliver(st == Status::Success || st != Status::StorageError ? mgr::make_commitDone()
-                                                                : mgr::make_commitFailed(static_cast<uint32_t>(st)));
-  }
-  if (st != Status::Success) {
-    rsp.key.clear();
-  }
+  return true;
 }
 
-Status ManagerCore::do_open(const PeerId& peer, const Request& req, Response& rsp) {
+Status ManagerCore::execute(const PeerId& peer, const Request& req, Response& rsp) {
+  switch (req.ordinal) {
+    case Ordinal::Status: do_status(rsp); return Status::Success;
+    case Ordinal::List:
+      if (!peer.admin) return Status::NotAdmin;
+      do_list(rsp);
+      return Status::Success;
+    case Ordinal::Open: return do_open(peer, req);
+    case Ordinal::Prepare: return do_prepare(peer, req);
+    case Ordinal::Commit: return do_commit(peer, req);
+    case Ordinal::SaveHashKey: return do_save_xen(peer, req);
+    case Ordinal::LoadHashKey: return do_load_xen(peer, rsp);
+    case Ordinal::Create: return do_create(peer, req);
+    case Ordinal::Delete: return do_delete(peer, req);
+    case Ordinal::GroupCreate: return do_group_create(peer, req);
+    case Ordinal::GroupApprove:
+      // Signed approvals (PolicyAuthorize) are not built yet: refused, nothing stored.
+      return peer.admin ? Status::BadApproval : Status::NotAdmin;
+  }
+  return Status::Malformed;
+}
+
+void ManagerCore::serve(const PeerId& peer, const Request& req, Response& rsp, int64_t now_ms) {
+  now_ms_ = now_ms;
+  cur_peer_ = &peer;
+  cur_req_ = &req;
+  cur_rsp_ = &rsp;
+  staged_ = Status::NotServing;
+  staged_key_.clear();
+  const bool commit = m_.state == mgr::State::Serving && needs_commit(req);
+  if (m_.state == mgr::State::Serving && !commit) staged_ = execute(peer, req, rsp);  // a read
+  deliver(mgr::make_request(kind_of(req.ordinal), commit));
+  if (m_.state == mgr::State::Committing) {
+    deliver(staged_ == Status::Success ? mgr::make_commitDone()
+                                       : mgr::make_commitFailed(static_cast<uint32_t>(staged_)));
+  }
+  if (rsp.status != Status::Success) rsp.key.clear();
+  staged_key_.clear();
+  cur_peer_ = nullptr;
+  cur_req_ = nullptr;
+  cur_rsp_ = nullptr;
+}
+
+Status ManagerCore::do_open(const PeerId& peer, const Request& req) {
   Record* rec = find(req.uuid);
-  const std::string who = hex_uuid(req.uuid);
+  const std::string who = uuid_text(req.uuid);
   if (rec == nullptr) {
     if ((req.flags & kOpenCreate) == 0) {
       log_(1, "vtpm-manager: refused " + who + ": unknown, and its state directory is not empty (foreign)");
@@ -452,7 +470,7 @@ Status ManagerCore::do_open(const PeerId& peer, const Request& req, Response& rs
     }
     store::wipe(key, sizeof key);
     table_.records.push_back(fresh);
-    if (const Status s = changed(0, true, "create"); s != Status::Success) {
+    if (const Status s = changed(now_ms_, true, "create"); s != Status::Success) {
       table_.records.pop_back();
       return s;
     }
@@ -465,23 +483,26 @@ Status ManagerCore::do_open(const PeerId& peer, const Request& req, Response& rs
   if (bound_elsewhere(req.uuid, peer.connection)) return Status::Busy;
   if (rec->owner_uid == kAnyOwner) {  // created by vtpmctl: the first instance to open it owns it
     rec->owner_uid = peer.uid;
-    if (const Status s = changed(0, false, "claim"); s != Status::Success) {
+    if (const Status s = changed(now_ms_, false, "claim"); s != Status::Success) {
       rec->owner_uid = kAnyOwner;
       return s;
     }
   }
   std::string err;
-  if (unwrap_instance_key(crypto_, keys_.wrap, *rec, rsp.key, err) != RecordError::None) {
+  if (unwrap_instance_key(crypto_, keys_.wrap, *rec, staged_key_, err) != RecordError::None) {
     log_(1, "vtpm-manager: the key of " + who + " does not unwrap: " + err);
     return Status::StorageError;
   }
-  disconnected(peer.connection);  // one UUID per connection
-  bindings_.push_back({peer.connection, req.uuid});
-  rsp.generation = rec->generation;
-  std::copy(rec->digest.begin(), rec->digest.end(), rsp.digest.begin());
-  rsp.prepared_generation = rec->prepared_generation;
-  std::copy(rec->prepared_digest.begin(), rec->prepared_digest.end(), rsp.prepared_digest.begin());
-  deliver(mgr::make_request(mgr::ReqKind::Open, false));
+  if (peer.connection != 0) {  // vtpmctl's Create binds nothing
+    disconnected(peer.connection);  // one UUID per connection
+    bindings_.push_back({peer.connection, req.uuid});
+  }
+  if (cur_rsp_ != nullptr) {
+    cur_rsp_->generation = rec->generation;
+    std::copy(rec->digest.begin(), rec->digest.end(), cur_rsp_->digest.begin());
+    cur_rsp_->prepared_generation = rec->prepared_generation;
+    std::copy(rec->prepared_digest.begin(), rec->prepared_digest.end(), cur_rsp_->prepared_digest.begin());
+  }
   return Status::Success;
 }
 
@@ -494,7 +515,7 @@ Status ManagerCore::do_prepare(const PeerId& peer, const Request& req) {
   const Record before = *rec;
   rec->prepared_generation = req.generation;
   std::copy(req.digest.begin(), req.digest.end(), rec->prepared_digest.begin());
-  const Status s = changed(0, false, "prepare");
+  const Status s = changed(now_ms_, false, "prepare");
   if (s != Status::Success) *find(b->uuid) = before;
   return s;
 }
@@ -511,7 +532,7 @@ Status ManagerCore::do_commit(const PeerId& peer, const Request& req) {
   rec->prepared_generation = 0;
   rec->prepared_digest = {};
   rec->state = RecordState::Saved;
-  const Status s = changed(0, false, "commit");
+  const Status s = changed(now_ms_, false, "commit");
   if (s != Status::Success) *find(b->uuid) = before;
   return s;
 }
@@ -524,7 +545,7 @@ Status ManagerCore::do_save_xen(const PeerId& peer, const Request& req) {
   const Record before = *rec;
   rec->xen_blob.size = static_cast<uint8_t>(req.xen_blob.size());
   std::copy(req.xen_blob.data(), req.xen_blob.data() + req.xen_blob.size(), rec->xen_blob.bytes.begin());
-  const Status s = changed(0, false, "SaveHashKey");
+  const Status s = changed(now_ms_, false, "SaveHashKey");
   if (s != Status::Success) *find(b->uuid) = before;
   return s;
 }
@@ -542,15 +563,16 @@ Status ManagerCore::do_load_xen(const PeerId& peer, Response& rsp) {
 Status ManagerCore::do_create(const PeerId& peer, const Request& req) {
   if (!peer.admin) return Status::NotAdmin;
   if (find(req.uuid) != nullptr) return Status::Exists;
-  Request open = req;
+  Request open;
+  open.ordinal = Ordinal::Open;
+  open.uuid = req.uuid;
+  open.group = req.group;
   open.flags = kOpenCreate;
   PeerId as_any = peer;
-  as_any.uid = kAnyOwner;
-  as_any.connection = 0;  // no binding for vtpmctl's connection
-  Response ignored;
-  const Status s = do_open(as_any, open, ignored);
-  ignored.key.clear();
-  disconnected(0);
+  as_any.uid = kAnyOwner;  // the first instance that opens it owns it
+  as_any.connection = 0;
+  const Status s = do_open(as_any, open);
+  staged_key_.clear();  // vtpmctl never sees an instance key
   return s;
 }
 
@@ -564,7 +586,7 @@ Status ManagerCore::do_delete(const PeerId& peer, const Request& req) {
   rec->state = RecordState::Retired;
   rec->wrapped = WrappedKey{};  // the key is gone for good
   rec->xen_blob = XenBlob{};
-  const Status s = changed(0, true, "delete");
+  const Status s = changed(now_ms_, true, "delete");
   if (s != Status::Success) *find(req.uuid) = before;
   return s;
 }
@@ -577,7 +599,7 @@ Status ManagerCore::do_group_create(const PeerId& peer, const Request& req) {
   g.name = req.group;
   g.spki = req.spki;
   table_.groups.push_back(g);
-  const Status s = changed(0, true, "group create");
+  const Status s = changed(now_ms_, true, "group create");
   if (s != Status::Success) table_.groups.pop_back();
   return s;
 }

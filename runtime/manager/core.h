@@ -23,6 +23,9 @@ namespace vtpm::manager {
 
 namespace mgr = fsm::machines::manager;
 
+// A record vtpmctl created: the first instance that opens it becomes its owner.
+inline constexpr uint32_t kAnyOwner = 0xffffffffu;
+
 struct CoreConfig {
   int dir_fd = -1;             // the --state directory, owned by the caller
   std::string dir_path;        // for messages
@@ -95,7 +98,9 @@ class ManagerCore {
   bool bound_elsewhere(const RecordUuid& uuid, uint64_t connection) const;
 
   void serve(const PeerId& peer, const Request& req, Response& rsp, int64_t now_ms);
-  Status do_open(const PeerId& peer, const Request& req, Response& rsp);
+  bool needs_commit(const Request& req);
+  Status execute(const PeerId& peer, const Request& req, Response& rsp);
+  Status do_open(const PeerId& peer, const Request& req);
   Status do_prepare(const PeerId& peer, const Request& req);
   Status do_commit(const PeerId& peer, const Request& req);
   Status do_save_xen(const PeerId& peer, const Request& req);
@@ -128,6 +133,14 @@ class ManagerCore {
   // What the host step in progress produced (the machine waits for it).
   bool step_ok_ = false;
   std::string step_err_;
+  // The request being served: its operation's outcome and the key an Open unwrapped, which
+  // reach the answer only through the machine's answer/releaseKey outputs.
+  const PeerId* cur_peer_ = nullptr;
+  const Request* cur_req_ = nullptr;
+  Response* cur_rsp_ = nullptr;
+  Status staged_ = Status::NotServing;
+  store::SecretKey staged_key_;
+  int64_t now_ms_ = 0;
 };
 
 }  // namespace vtpm::manager

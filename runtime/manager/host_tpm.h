@@ -1,4 +1,4 @@
-// The manager's one door to the host's TPM 2.0 (manager-design §3): the standard SRK at
+// The manager's one door to the host's TPM 2.0 (runtime/manager/README.md): the standard SRK at
 // 0x81000001, sealing a small secret to SHA-256 PCR values under it, and a non-orderly NV
 // counter for rollback detection. Everything goes through tpm2-tss ESYS over a TCTI string
 // (reference/manager-sealing.md §4); this header includes no tss2 header, so callers do not.

@@ -278,10 +278,12 @@ ParseResult parse_response_body(Ordinal ord, const uint8_t* p, size_t n, Respons
       return r;
     }
     case Ordinal::Open:
-      if (!exact(name, n, 8 + kDigestBytes + kKeyBytes, r)) return r;
+      if (!exact(name, n, 2 * (8 + kDigestBytes) + kKeyBytes, r)) return r;
       b.u64("the generation", out.generation, r);
       b.array("the digest", out.digest, r);
-      out.key.assign(p + 8 + kDigestBytes, kKeyBytes);
+      b.u64("the prepared generation", out.prepared_generation, r);
+      b.array("the prepared digest", out.prepared_digest, r);
+      out.key.assign(p + 2 * (8 + kDigestBytes), kKeyBytes);
       return r;
     case Ordinal::Status:
       if (!b.u32("the state", out.state, r) || !b.u64("the counter", out.counter, r) ||
@@ -485,6 +487,8 @@ void Response::reset() {
   status = Status::Success;
   generation = 0;
   digest = {};
+  prepared_generation = 0;
+  prepared_digest = {};
   key.clear();
   xen_blob.clear();
   state = 0;
@@ -639,6 +643,8 @@ bool encode_response(const Response& s, std::vector<uint8_t>& out) {
       if (s.key.size() != kKeyBytes) return refuse(out);
       put_u64(out, s.generation);
       put_array(out, s.digest);
+      put_u64(out, s.prepared_generation);
+      put_array(out, s.prepared_digest);
       out.insert(out.end(), s.key.data(), s.key.data() + kKeyBytes);
       break;
     case Ordinal::Status:
@@ -663,6 +669,47 @@ bool encode_response(const Response& s, std::vector<uint8_t>& out) {
       return refuse(out);
   }
   return finish(out);
+}
+
+bool parse_uuid(const std::string& text, Uuid& out) {
+  if (text.size() != 36) return false;
+  Uuid u{};
+  size_t j = 0;
+  for (size_t i = 0; i < text.size();) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (text[i] != '-') return false;
+      i++;
+      continue;
+    }
+    uint8_t byte = 0;
+    for (int k = 0; k < 2; k++, i++) {
+      const char c = text[i];
+      byte = static_cast<uint8_t>(byte << 4);
+      if (c >= '0' && c <= '9') {
+        byte = static_cast<uint8_t>(byte | (c - '0'));
+      } else if (c >= 'a' && c <= 'f') {
+        byte = static_cast<uint8_t>(byte | (c - 'a' + 10));
+      } else if (c >= 'A' && c <= 'F') {
+        byte = static_cast<uint8_t>(byte | (c - 'A' + 10));
+      } else {
+        return false;
+      }
+    }
+    u[j++] = byte;
+  }
+  out = u;
+  return true;
+}
+
+std::string uuid_text(const Uuid& u) {
+  static const char digits[] = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < u.size(); i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+    s.push_back(digits[u[i] >> 4]);
+    s.push_back(digits[u[i] & 15]);
+  }
+  return s;
 }
 
 }  // namespace vtpm::manager

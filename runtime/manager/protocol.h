@@ -1,4 +1,4 @@
-// The vtpm-manager wire codec (manager-design.md §1): Xen vtpmmgr's framing
+// The vtpm-manager wire codec (runtime/manager/README.md "Wire protocol"): Xen vtpmmgr's framing
 // (reference/manager-sealing.md §1.8) with its SaveHashKey/LoadHashKey ordinals and our own
 // 0x4000xxxx ordinals. parse_request/parse_response are the checked views every byte from a
 // socket goes through (STYLE 11): each length is checked and each failure is a distinct
@@ -15,8 +15,9 @@
 
 //   header   be16 tag | be32 paramSize (the whole message) | be32 ordinal (request) / status
 //   tags     0x01c1 request (VTPM_TAG_REQ), 0x01c4 response (VTPM_TAG_RSP)
-//   bodies   per ordinal, the table of manager-design.md §1; a response has a body only when its
-//            status is 0.
+//   bodies   per ordinal, the table of runtime/manager/README.md "Wire protocol" (the Open answer: be64 generation,
+//            digest[32], be64 prepared_generation, prepared_digest[32], key[32]); a response has
+//            a body only when its status is 0.
 
 namespace vtpm::manager {
 
@@ -53,7 +54,7 @@ bool ordinal_known(uint32_t ordinal);
 // "SaveHashKey", …; "unknown" for others.
 const char* ordinal_name(uint32_t ordinal);
 
-// Response status codes (manager-design.md §1).
+// Response status codes (runtime/manager/README.md "Wire protocol").
 enum class Status : uint32_t {
   Success = 0,
   BadParameter = 0x03,  // TPM_BAD_PARAMETER: Xen's answer to a SaveHashKey blob of a bad length
@@ -139,8 +140,10 @@ struct ListEntry {
 struct Response {
   Ordinal ordinal = Ordinal::Status;
   Status status = Status::Success;
-  uint64_t generation = 0;        // Open
-  Digest digest{};                // Open
+  uint64_t generation = 0;        // Open: the latest committed state's generation (0 = none)
+  Digest digest{};                // Open: and its digest
+  uint64_t prepared_generation = 0;  // Open: a write announced (Prepare) and not yet committed
+  Digest prepared_digest{};          // Open: and its digest
   store::SecretKey key;           // Open: the instance's 32-byte key
   store::SecretKey xen_blob;      // LoadHashKey: 52..64 bytes (sent as 64 iff bytes 52..63 ≠ 0)
   uint32_t state = 0;             // Status: the manager machine's state index
@@ -169,5 +172,10 @@ ParseResult parse_response(Ordinal for_request, const uint8_t* buf, size_t len, 
 // `out` may carry key bytes (Open, SaveHashKey, LoadHashKey): the caller wipes it after use.
 bool encode_request(const Request& req, std::vector<uint8_t>& out);
 bool encode_response(const Response& rsp, std::vector<uint8_t>& out);
+
+// A UUID's canonical text (RFC 4122 §3, 8-4-4-4-12 hex digits; either case accepted) and back
+// (lower case), as vtpmd's --key uuid= and vtpmctl spell it.
+bool parse_uuid(const std::string& text, Uuid& out);
+std::string uuid_text(const Uuid& u);
 
 }  // namespace vtpm::manager

@@ -1,4 +1,4 @@
-// The manager wire codec against manager-design.md §1: every message's bytes are written out
+// The manager wire codec against runtime/manager/README.md "Wire protocol": every message's bytes are written out
 // by hand from the design's table (not produced by the encoder), parsed into the expected
 // fields and re-encoded to the same bytes; every truncation, size and length-field change of
 // those messages is refused with its own ParseError.
@@ -65,7 +65,7 @@ std::vector<Case> valid_cases() {
       {"rsp_save", Ordinal::SaveHashKey, false, "01c4 0000000a 00000000"},
       {"rsp_load52", Ordinal::LoadHashKey, false, "01c4 0000003e 00000000 *52:5a"},
       {"rsp_load64", Ordinal::LoadHashKey, false, "01c4 0000004a 00000000 *52:5a *11:00 02"},
-      {"rsp_open", Ordinal::Open, false, "01c4 00000052 00000000 0000000000000009 *32:22 *32:33"},
+      {"rsp_open", Ordinal::Open, false, "01c4 0000007a 00000000 0000000000000009 *32:22 000000000000000a *32:44 *32:33"},
       {"rsp_prepare", Ordinal::Prepare, false, "01c4 0000000a 00000000"},
       {"rsp_commit", Ordinal::Commit, false, "01c4 0000000a 00000000"},
       {"rsp_status", Ordinal::Status, false,
@@ -205,10 +205,12 @@ TEST(ManagerProtocol, ResponseFieldsAreTheSpecsOnes) {
   EXPECT_EQ(s.entries[1].state, 3u);
   EXPECT_EQ(s.entries[1].group, "");
 
-  b = hex("01c4 00000052 00000000 0000000000000009 *32:22 *32:33");
+  b = hex("01c4 0000007a 00000000 0000000000000009 *32:22 000000000000000a *32:44 *32:33");
   ASSERT_TRUE(parse_response(Ordinal::Open, b.data(), b.size(), s).ok);
   EXPECT_EQ(s.generation, 9u);
   EXPECT_EQ(s.digest[5], 0x22);
+  EXPECT_EQ(s.prepared_generation, 10u);
+  EXPECT_EQ(s.prepared_digest[31], 0x44);
   ASSERT_EQ(s.key.size(), 32u);
   EXPECT_EQ(s.key.data()[31], 0x33);
 
@@ -434,7 +436,7 @@ TEST(ManagerProtocol, LengthFieldsOutOfBounds) {
       {"delete-1", Ordinal::Delete, true, "01c1 00000019 40000013 00112233445566778899aabbccddee",
        ParseError::BodyLength},
       {"status+1", Ordinal::Status, true, "01c1 0000000b 40000010 00", ParseError::BodyLength},
-      {"rsp_open-1", Ordinal::Open, false, "01c4 00000051 00000000 0000000000000009 *32:22 *31:33",
+      {"rsp_open-1", Ordinal::Open, false, "01c4 00000079 00000000 0000000000000009 *32:22 000000000000000a *32:44 *31:33",
        ParseError::BodyLength},
       {"rsp_save+1", Ordinal::SaveHashKey, false, "01c4 0000000b 00000000 00", ParseError::BodyLength},
       // Status: srk name

@@ -1,4 +1,4 @@
-// The manager's files (manager-design.md §2): DIR/header (written once at provisioning) and the
+// The manager's files (runtime/manager/README.md "Record files"): DIR/header (written once at provisioning) and the
 // A/B record slots DIR/records.a, DIR/records.b (AES-256-GCM under a key HKDF'd from the root
 // key), their checked decoders (STYLE 11), the durable writer with its fault-injection points,
 // and load_slots(), the A/B + NV-counter acceptance rule of reference/manager-sealing.md §5.3.

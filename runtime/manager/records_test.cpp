@@ -1,4 +1,4 @@
-// The manager's record files against manager-design.md §2: layouts checked byte by byte from
+// The manager's record files against runtime/manager/README.md "Record files": layouts checked byte by byte from
 // the design (the plaintext and header bytes are written out here, the slot is opened with the
 // key HKDF'd here), every truncation and bit flip refused without yielding a table, the A/B
 // acceptance rule, and a write stopped at every point leaving the previous file loadable.
