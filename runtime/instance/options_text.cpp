@@ -81,6 +81,11 @@ The following options are supported:
 --key pwdfile=<path>[,mode=aes-cbc|aes-256-cbc][,kdf=pbkdf2|sha512][,remove[=true|false]]
 --key pwdfd=<fd>[,mode=aes-cbc|aes-256-cbc][,kdf=pbkdf2|sha512]
                  : derive the key from a passphrase (kdf pbkdf2 by default)
+--key manager=<socket>,uuid=<uuid>
+                 : take the key from vtpm-manager, which also checks that the
+                   state is the latest this instance wrote (an old copy is refused);
+                   without --key, /etc/vtpm/vtpmd.conf ($VTPMD_CONF) may name the
+                   manager (manager = <socket>) and libvirt's state path the UUID
 --pwdfile <path> : same as --key pwdfile=<path>
 --migration-key <same forms as --key>
                  : encrypt the state blobs read over the control channel

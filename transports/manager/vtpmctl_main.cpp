@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "manager/client_link.h"
+#include "manager.h"
 #include "manager/protocol.h"
 
 namespace {
@@ -75,7 +76,10 @@ int main(int argc, char** argv) {
   if (cmd == "status" && a.size() == 3) {
     req.ordinal = mp::Ordinal::Status;
     if (const int rc = run(path, req, rsp)) return rc;
-    std::printf("state %u\ncounter %llu\nsoft-seq %llu\nrecords %u\nsrk-name ", rsp.state,
+    const char* name = rsp.state < fsm::machines::manager::kStateCount
+                           ? fsm::machines::manager::state_name(static_cast<fsm::machines::manager::State>(rsp.state))
+                           : "unknown";
+    std::printf("state %s\ncounter %llu\nsoft-seq %llu\nrecords %u\nsrk-name ", name,
                 static_cast<unsigned long long>(rsp.counter), static_cast<unsigned long long>(rsp.soft_seq),
                 rsp.records);
     for (uint8_t b : rsp.srk_name) std::printf("%02x", b);

@@ -22,6 +22,7 @@
 #include "instance/core.h"
 #include "instance/log.h"
 #include "instance/options.h"
+#include "instance/site_config.h"
 #include "store/key.h"
 #include "store/openssl_crypto.h"
 #include "store/state_open.h"
@@ -83,6 +84,40 @@ int print_states(const Config& cfg) {
   if (!store::print_states_json(cfg, crypto, json, err)) return fail(err);
   std::printf("%s\n", json.c_str());
   return 0;
+}
+
+// /etc/vtpm/vtpmd.conf, or the file $VTPMD_CONF names (which must then exist): a manager named
+// there keys every instance started without --key (runtime/instance/site_config.h).
+bool apply_site_config(Config& cfg, std::string& err) {
+  const char* env = std::getenv("VTPMD_CONF");
+  const std::string name = env != nullptr && *env != '\0' ? env : "/etc/vtpm/vtpmd.conf";
+  const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT && env == nullptr) return true;  // no site configuration: nothing to do
+    err = name + ": " + std::strerror(errno);
+    return false;
+  }
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = name + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > 65536) {
+      err = name + ": larger than 64 KiB";
+      ::close(fd);
+      return false;
+    }
+  }
+  ::close(fd);
+  instance::SiteConfig site;
+  return instance::parse_site_config(text, name, site, err) && instance::apply_site_config(site, name, cfg, err);
 }
 
 int fold_journal(const Config& cfg) {
@@ -191,6 +226,7 @@ int main(int argc, char** argv) {
   instance::ParsedCommandLine cl;
   std::string err;
   if (!instance::parse_command_line(argc, argv, cl, err)) return fail(err);
+  if (cl.action == Action::Run && !apply_site_config(cl.config, err)) return fail(err);
   const Config& cfg = cl.config;
   switch (cl.action) {
     case Action::Help: std::fputs(instance::usage_text().c_str(), stdout); return 0;
