@@ -29,6 +29,7 @@ start_hwtpm() {
   IT_DAEMON=/usr/bin/swtpm
   start_tcp_daemon "$1" "$W/hwtpm.$HW_N.log" --flags not-need-init,startup-clear
   HW_PORT=$DATA_PORT HW_PID=$DAEMON_PID
+  # shellcheck disable=SC2034  # read by start_tcp_daemon (lib.sh)
   IT_DAEMON=$VTPMD
 }
 stop_hwtpm() {

@@ -1,7 +1,8 @@
 # tests/integration/manager_lib.sh: helpers shared by the manager_*.sh scripts (sourced after
 # lib.sh and it_init): start/stop vtpm-manager, vtpmctl queries, manager-keyed vtpmd instances
 # and their refusals. Every wait is bounded and event-based (socket listening, pid gone).
-# shellcheck disable=SC2034
+# printf formats from hex_esc are deliberate (bytes without xxd); stop_manager's argument is optional.
+# shellcheck shell=bash disable=SC2034,SC2059,SC2119,SC2120
 
 # mgr_init VTPMD MANAGER VTPMCTL: checks the three executables; sets the manager's paths.
 mgr_init() {

@@ -85,7 +85,7 @@ step "control: Startup(CLEAR) after a reset clears them"
 ioctl_ok "CMD_INIT (reset)" -i
 tpm_ok "TPM2_Startup(CLEAR)" tpm2_startup -c
 tpm_ok "tpm2_pcrread 0" tpm2_pcrread sha256:0
-assert_match "PCR0 after Startup(CLEAR)" "0x$(zeros_hex 32 | tr 0 0)" "$OUT"
+assert_match "PCR0 after Startup(CLEAR)" "0x$(zeros_hex 32)" "$OUT"
 stop_instance
 stop_manager
 it_pass
