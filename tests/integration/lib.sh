@@ -210,11 +210,20 @@ unix_listening() {
   awk -v p="$1" 'FNR > 1 && $4 == "00010000" && $8 == p { found = 1 } END { exit !found }' /proc/net/unix
 }
 
-# pick_port_pair: prints a random P in 20000–60000 with P and P+1 not listening.
+# pick_port_pair: prints a random P with P and P+1 not listening, outside the kernel's ephemeral
+# range when there is room (below it, from 20000): a port some client connection used lingers in
+# TIME-WAIT there, and a busy machine holds thousands of those, which makes bind fail.
 pick_port_pair() {
-  local i p
+  local i p lo=20000 n=39999 eph_lo eph_hi
+  if read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null; then
+    if ((eph_lo - 2 - lo >= 2000)); then
+      n=$((eph_lo - 2 - lo))
+    elif ((65533 - eph_hi >= 2000)); then
+      lo=$((eph_hi + 1)) n=$((65533 - eph_hi - 1))
+    fi
+  fi
   for ((i = 0; i < 50; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 39999))
+    p=$((lo + (RANDOM * 32768 + RANDOM) % n))
     tcp_listening "$p" || tcp_listening $((p + 1)) || { echo "$p"; return 0; }
   done
   return 1
