@@ -65,8 +65,14 @@ void ManagerCore::releaseKey() {
 void ManagerCore::answer(uint32_t kind) {
   if (cur_rsp_ == nullptr) return;
   if (static_cast<mgr::ReqKind>(kind) == mgr::ReqKind::Status && m_.state == mgr::State::FailedClosed) {
-    staged_ = Status::Success;
-    do_status(*cur_rsp_);
+    // The machine's Status kind covers List too; a failed manager has no records to list (an
+    // empty List would read as "no instances"), so only Status itself is answered.
+    if (cur_req_ != nullptr && cur_req_->ordinal == Ordinal::Status) {
+      staged_ = Status::Success;
+      do_status(*cur_rsp_);
+    } else {
+      staged_ = Status::FailedClosed;
+    }
   }
   cur_rsp_->status = staged_;
 }
