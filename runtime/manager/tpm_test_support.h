@@ -38,9 +38,14 @@ inline uint16_t free_port() {
   return port;
 }
 
+// With SO_REUSEADDR, as swtpm binds its sockets: a port that only has TIME_WAIT connections
+// (the tests' own closed TCTI connections use the even ports next to the kernel's odd bind(0)
+// picks) is free for a listener.
 inline bool port_bindable(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -109,7 +114,7 @@ class Swtpm {
       return false;
     }
     if (pid_ > 0) return true;
-    for (int attempt = 0; attempt < 8; ++attempt) {  // another process may take the ports
+    for (int attempt = 0; attempt < 32; ++attempt) {  // another process may take the ports
       uint16_t p = free_port();
       if (p == 0 || p == 65535 || !port_bindable(p + 1)) continue;
       if (launch(p, why)) return true;
