@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <random>
 #include <string>
 
 namespace vtpm::manager::testing {
@@ -38,9 +40,7 @@ inline uint16_t free_port() {
   return port;
 }
 
-// With SO_REUSEADDR, as swtpm binds its sockets: a port that only has TIME_WAIT connections
-// (the tests' own closed TCTI connections use the even ports next to the kernel's odd bind(0)
-// picks) is free for a listener.
+// With SO_REUSEADDR, as swtpm binds its sockets.
 inline bool port_bindable(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
@@ -65,6 +65,14 @@ inline bool port_accepts(uint16_t port) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
   ::close(fd);
   return ok;
+}
+
+// The low end of the kernel's ephemeral port range (connect()'s and bind(0)'s picks), or 0.
+inline uint32_t ephemeral_low() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  uint32_t lo = 0;
+  f >> lo;
+  return f ? lo : 0;
 }
 
 // One `swtpm socket --tpm2` child with a fresh state directory: a fresh TPM (own seeds).
@@ -114,9 +122,13 @@ class Swtpm {
       return false;
     }
     if (pid_ > 0) return true;
-    for (int attempt = 0; attempt < 32; ++attempt) {  // another process may take the ports
-      uint16_t p = free_port();
-      if (p == 0 || p == 65535 || !port_bindable(p + 1)) continue;
+    // A random pair below the kernel's ephemeral range: inside it, the TIME_WAIT left by every
+    // closed client connection (a busy machine has thousands) makes most pairs unbindable.
+    const uint32_t top = ephemeral_low() > 2048 ? ephemeral_low() : 32768;
+    std::minstd_rand rng(std::random_device{}());
+    for (int attempt = 0; attempt < 64; ++attempt) {  // another process may take the ports
+      const uint16_t p = static_cast<uint16_t>(1024 + 2 * (rng() % ((top - 1024) / 2 - 1)));
+      if (!port_bindable(p) || !port_bindable(p + 1)) continue;
       if (launch(p, why)) return true;
     }
     if (why.empty()) why = "no free loopback port pair for swtpm";
