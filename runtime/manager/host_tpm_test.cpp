@@ -3,21 +3,13 @@
 // by pid. Without /usr/bin/swtpm the tests fail. PCR 16 (the resettable debug PCR) is extended
 // by the test itself through its own ESYS context to break a PCR policy.
 #include "manager/host_tpm.h"
+#include "manager/tpm_test_support.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tctildr.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -26,146 +18,9 @@
 namespace vtpm::manager {
 namespace {
 
-constexpr char kSwtpm[] = "/usr/bin/swtpm";
-
-// A loopback TCP port nobody listens on now (the kernel's pick), or 0.
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
-bool port_bindable(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-bool port_accepts(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// One `swtpm socket --tpm2` child with a fresh state directory: a fresh TPM (own seeds).
-class Swtpm {
- public:
-  ~Swtpm() { stop(); }
-
-  // Starts it on a free port pair; false with a reason if it does not come up.
-  bool start(std::string& why) {
-    if (::access(kSwtpm, X_OK) != 0) {
-      why = "swtpm is required at /usr/bin/swtpm (Debian package swtpm)";
-      return false;
-    }
-    char tmpl[] = "/tmp/host_tpm_test.XXXXXX";
-    if (!::mkdtemp(tmpl)) {
-      why = "mkdtemp failed";
-      return false;
-    }
-    dir_ = tmpl;
-    for (int attempt = 0; attempt < 8; ++attempt) {  // another process may take the ports
-      uint16_t p = free_port();
-      if (p == 0 || p == 65535 || !port_bindable(p + 1)) continue;
-      if (launch(p, why)) return true;
-    }
-    if (why.empty()) why = "no free loopback port pair for swtpm";
-    return false;
-  }
-
-  void stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      bool gone = false;
-      for (int i = 0; i < 500 && !gone; ++i) {  // up to 5 s, then SIGKILL
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) gone = true;
-        else ::poll(nullptr, 0, 10);
-      }
-      if (!gone) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-      }
-      pid_ = -1;
-    }
-    if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-      dir_.clear();
-    }
-  }
-
-  std::string tcti() const { return "swtpm:host=127.0.0.1,port=" + std::to_string(port_); }
-
- private:
-  bool launch(uint16_t p, std::string& why) {
-    const std::string server = "type=tcp,port=" + std::to_string(p) + ",bindaddr=127.0.0.1";
-    const std::string ctrl = "type=tcp,port=" + std::to_string(p + 1) + ",bindaddr=127.0.0.1";
-    const std::string state = "dir=" + dir_;
-    const std::string log = dir_ + "/swtpm.log";
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      why = "fork failed";
-      return false;
-    }
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      const char* argv[] = {kSwtpm, "socket", "--tpm2", "--server", server.c_str(), "--ctrl",
-                            ctrl.c_str(), "--flags", "not-need-init,startup-clear",
-                            "--tpmstate", state.c_str(), nullptr};
-      ::execv(kSwtpm, const_cast<char* const*>(argv));
-      ::_exit(127);
-    }
-    // Wait (bounded: 10 s) until the TPM port accepts, or the child exits (port taken).
-    for (int i = 0; i < 1000; ++i) {
-      int status = 0;
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        why = "swtpm exited at start-up (status " + std::to_string(status) + "), see " + log;
-        return false;
-      }
-      if (port_accepts(p)) {
-        pid_ = pid;
-        port_ = p;
-        return true;
-      }
-      ::poll(nullptr, 0, 10);
-    }
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    why = "swtpm did not accept on port " + std::to_string(p) + " within 10 s";
-    return false;
-  }
-
-  std::string dir_;
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
+using testing::free_port;
+using testing::kSwtpm;
+using testing::Swtpm;
 
 // Runs fn(ESYS_CONTEXT*) -> TSS2_RC on a separate ESYS context of the test's own (HostTpm must
 // be closed: swtpm serves one connection at a time).
