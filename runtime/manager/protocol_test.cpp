@@ -180,10 +180,12 @@ TEST(ManagerProtocol, EncoderWritesTheSpecsBytes) {
   s.ordinal = Ordinal::Open;
   s.generation = 9;
   s.digest.fill(0x22);
+  s.prepared_generation = 10;
+  s.prepared_digest.fill(0x44);
   const auto key = hex("*32:33");
   s.key.assign(key.data(), key.size());
   ASSERT_TRUE(encode_response(s, out));
-  EXPECT_EQ(out, hex("01c4 00000052 00000000 0000000000000009 *32:22 *32:33"));
+  EXPECT_EQ(out, hex("01c4 0000007a 00000000 0000000000000009 *32:22 000000000000000a *32:44 *32:33"));
 
   s.status = Status::Stale;  // an error carries no body
   ASSERT_TRUE(encode_response(s, out));

@@ -685,6 +685,19 @@ RecordError load_slots(Crypto& c, int dir_fd, const store::SecretKey& records_ke
     return RecordError::NoSlots;
   }
   const bool has_next = tpm_counter != UINT64_MAX;
+  // The manager never writes a slot beyond T+1 (write, then increment: ref §5.3), so a valid slot
+  // further ahead means the TPM's counter went back (its state restored) or another TPM: no slot
+  // is trusted then, not even one in range.
+  for (int i = 0; i < 2; ++i) {
+    const Slot& s = slots[i];
+    if (s.e == RecordError::None && s.counter > tpm_counter && !(has_next && s.counter == tpm_counter + 1)) {
+      err = std::string(kSlotFiles[i]) +
+            fmt(" is at counter %llu, ahead of the TPM counter %llu by more than one: the TPM's "
+                "counter went back, or this is another TPM",
+                s.counter, tpm_counter);
+      return RecordError::Ahead;
+    }
+  }
   int pick = -1;
   for (int i = 0; i < 2; ++i) {
     const Slot& s = slots[i];

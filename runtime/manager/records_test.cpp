@@ -447,7 +447,9 @@ TEST_F(Records, LoadSlotsAcceptanceRule) {
       {"T_plus_1", 10, 9, 11, 1, RecordError::None, 1, true},
       {"T_plus_1_only", 11, 1, -1, 0, RecordError::None, 0, true},
       {"old_and_T", 9, 50, 10, 1, RecordError::None, 1, false},
-      {"ahead_and_T", 12, 1, 10, 1, RecordError::None, 1, false},
+      // a slot beyond T+1 is never written by the manager: the counter went back, trust neither
+      {"ahead_and_T", 12, 1, 10, 1, RecordError::Ahead, -1, false},
+      {"ahead_and_T_plus_1", 11, 4, 12, 1, RecordError::Ahead, -1, false},
       {"torn_a", -2, 0, 10, 3, RecordError::None, 1, false},
       {"torn_b", 10, 3, -2, 0, RecordError::None, 0, false},
       {"foreign_key_b", 10, 3, -3, 0, RecordError::None, 0, false},

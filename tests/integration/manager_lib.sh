@@ -54,7 +54,7 @@ status_field() {
   ctl status
   local v
   v=$(awk -v k="$1" '$1 == k { print $2 }' <<<"$OUT")
-  [[ $v =~ ^[0-9a-fA-F]+$ ]] || fail "vtpmctl status has no '$1' line: $OUT"
+  [[ $v =~ ^[0-9a-fA-F]+$|^[A-Z][A-Za-z]+$ ]] || fail "vtpmctl status has no '$1' line: $OUT"
   printf '%s' "$v"
 }
 
