@@ -67,6 +67,8 @@ main_job() {
   ls out/diagrams
   echo "== a vTPM: vtpmd on embedded defaults, used by tpm2-tools"
   bash transports/vtpmd/demo.sh build/default/transports/vtpmd/vtpmd
+  echo "== vTPMs under vtpm-manager: the key sealed to a (simulated) TPM, rollback refused"
+  bash transports/manager/demo.sh build/default
 }
 
 test_job() {
