@@ -1,4 +1,4 @@
-// libFuzzer harness for the vtpm-manager wire codec (runtime/manager/protocol.h; manager-design
+// libFuzzer harness for the vtpm-manager wire codec (runtime/manager/protocol.h; runtime/manager/README.md
 // §1), calling the functions the manager and the vTPM client call. The input is one message,
 // parsed as a request and as the response to each ordinal. Invariants: an error has a sentence
 // and leaves the output empty; frame_length agrees with the parser (a refused frame never

@@ -1,4 +1,4 @@
-// libFuzzer harness for the vtpm-manager's record files (runtime/manager/records.h; manager-design
+// libFuzzer harness for the vtpm-manager's record files (runtime/manager/records.h; runtime/manager/README.md
 // §2), calling the decoders the manager calls on DIR/records.{a,b} and DIR/header. The input goes
 // to decode_slot under the keys of manager_records_keys.h, to decode_table (the slot's plaintext,
 // which the fuzzer cannot reach through GCM otherwise), and to parse_header as it is and with its

@@ -26,8 +26,9 @@ bool is_uuid(const std::string& s) {
 
 }  // namespace
 
-bool parse_site_config(const std::string& text, const std::string& name, SiteConfig& out, std::string& err) {
-  out = SiteConfig{};
+bool parse_site_config(const std::string& text, const std::string& name, SiteConfig& result, std::string& err) {
+  result = SiteConfig{};
+  SiteConfig out;  // given to the caller only when the whole file parsed
   size_t start = 0;
   int line_no = 0;
   bool seen_manager = false;
@@ -61,6 +62,7 @@ bool parse_site_config(const std::string& text, const std::string& name, SiteCon
     seen_manager = true;
     out.manager = value;
   }
+  result = out;
   return true;
 }
 

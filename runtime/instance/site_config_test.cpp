@@ -24,6 +24,7 @@ TEST(SiteConfig, RefusesWhatItDoesNotKnow) {
   EXPECT_EQ(err, "c:2: unknown setting 'key' (known: manager)");
   EXPECT_FALSE(parse_site_config("manager = /a\nmanager = /b\n", "c", s, err));
   EXPECT_EQ(err, "c:2: manager is set twice");
+  EXPECT_EQ(s.manager, "");  // a refused file names no manager, not even its first line's
   EXPECT_FALSE(parse_site_config("manager = run/m\n", "c", s, err));
   EXPECT_EQ(err, "c:1: manager needs the absolute path of the manager's socket");
 }
