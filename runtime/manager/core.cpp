@@ -48,8 +48,20 @@ void ManagerCore::trace(mgr::State from, mgr::EventId ev, mgr::State to, uint32_
   if (from != to) log_(2, std::string("manager: ") + mgr::state_name(from) + " --" + mgr::event_name(ev) + "--> " + mgr::state_name(to));
 }
 
-void ManagerCore::provision() { step_ok_ = do_provision(step_err_); }
-void ManagerCore::unseal() { step_ok_ = do_unseal_and_load(step_err_); }
+void ManagerCore::provision() {
+  step_err_.clear();
+  step_ok_ = do_provision(step_err_);
+  header_ok_ = step_ok_;
+}
+void ManagerCore::unseal() {
+  step_err_.clear();
+  if (!header_ok_) {
+    step_err_ = header_error_;
+    unsealed_ = Unsealed::Failed;
+    return;
+  }
+  unsealed_ = do_unseal_and_load(step_err_);
+}
 void ManagerCore::failClosed(uint32_t code) {
   log_(1, "vtpm-manager: failed closed (0x" + [code] {
          char b[12];
@@ -101,41 +113,39 @@ bool ManagerCore::start(int64_t now_ms, std::string& err) {
   std::vector<uint8_t> file;
   std::string why;
   const RecordError he = files_.read(kHeaderFile, 64 * 1024, file, why);
-  if (he != RecordError::None && he != RecordError::Absent) {
-    failure_ = cfg_.dir_path + "/" + kHeaderFile + ": " + why;
-    deliver(mgr::make_start(true));
-    deliver(mgr::make_unsealFailed(1));
-    err = failure_;
-    return false;
-  }
-  const bool has_header = he == RecordError::None;
-  if (has_header) {
-    const RecordError pe = parse_header(crypto_, file, header_, why);
-    if (pe != RecordError::None) {
-      failure_ = cfg_.dir_path + "/" + kHeaderFile + " is damaged (" + why +
-                 "); the manager fails closed (restore the file from a backup, or recover)";
-      deliver(mgr::make_start(true));
-      deliver(mgr::make_unsealFailed(1));
-      err = failure_;
-      return false;
+  const bool has_header = he != RecordError::Absent;
+  header_ok_ = false;
+  if (he != RecordError::None && has_header) {
+    header_error_ = cfg_.dir_path + "/" + kHeaderFile + ": " + why;
+  } else if (has_header) {
+    if (parse_header(crypto_, file, header_, why) == RecordError::None) {
+      header_ok_ = true;
+    } else {
+      header_error_ = cfg_.dir_path + "/" + kHeaderFile + " is damaged (" + why +
+                      "); the manager fails closed (restore the file from a backup, or recover)";
     }
   }
-  step_ok_ = false;
-  step_err_.clear();
-  deliver(mgr::make_start(has_header));  // emits provision() or unseal(), which run now
-  if (has_header) {
-    if (step_ok_) {
-      deliver(mgr::make_unsealed(true, true));
+  // start emits provision() or unseal(); each runs at once (provision()/unseal() below) and its
+  // outcome is the next event, until the machine serves or has failed closed.
+  deliver(mgr::make_start(has_header));
+  for (int steps = 0; steps < 4; steps++) {
+    if (m_.state == mgr::State::Provisioning) {
+      if (step_ok_) {
+        deliver(mgr::make_provisioned());
+      } else {
+        failure_ = step_err_;
+        deliver(mgr::make_provisionFailed(1));
+      }
+    } else if (m_.state == mgr::State::AwaitingUnseal) {
+      if (unsealed_ == Unsealed::Failed) {
+        failure_ = step_err_;
+        deliver(mgr::make_unsealFailed(1));
+      } else {
+        if (unsealed_ != Unsealed::Ok) failure_ = step_err_;
+        deliver(mgr::make_unsealed(unsealed_ != Unsealed::ForeignSrk, unsealed_ != Unsealed::CounterMismatch));
+      }
     } else {
-      failure_ = step_err_;
-      deliver(mgr::make_unsealFailed(1));
-    }
-  } else {
-    if (step_ok_) {
-      deliver(mgr::make_provisioned());
-    } else {
-      failure_ = step_err_;
-      deliver(mgr::make_provisionFailed(1));
+      break;
     }
   }
   if (m_.state != mgr::State::Serving) {
@@ -195,17 +205,17 @@ bool ManagerCore::do_provision(std::string& err) {
   return true;
 }
 
-bool ManagerCore::do_unseal_and_load(std::string& err) {
+ManagerCore::Unsealed ManagerCore::do_unseal_and_load(std::string& err) {
   std::vector<uint8_t> name;
   if (!tpm_.srk_name(name, err)) {
     err = "the host TPM has no SRK at 0x81000001 (" + err +
           "): it was cleared, or it is not the TPM this manager was provisioned on; failing closed";
-    return false;
+    return Unsealed::ForeignSrk;
   }
   if (name != header_.srk_name) {
     err = "the SRK at 0x81000001 is not the one this manager was provisioned with: a cleared or "
           "different TPM; failing closed";
-    return false;
+    return Unsealed::ForeignSrk;
   }
   SecretBytes secret;
   TpmError why = TpmError::None;
@@ -213,20 +223,20 @@ bool ManagerCore::do_unseal_and_load(std::string& err) {
     err = std::string("the root key does not unseal (") + tpm_error_name(why) + ": " + err +
           "); failing closed" +
           (why == TpmError::PolicyFailed ? " (the PCRs changed since provisioning)" : "");
-    return false;
+    return Unsealed::Failed;
   }
   if (secret.size() != kRootBytes + kAuthBytes) {
     err = "the unsealed root key has the wrong size; failing closed";
-    return false;
+    return Unsealed::Failed;
   }
   root_.assign(secret.data(), kRootBytes);
   counter_auth_.assign(secret.data() + kRootBytes, kAuthBytes);
   secret.clear();
-  if (!derive_record_keys(crypto_, root_.span(), keys_, err)) return false;
+  if (!derive_record_keys(crypto_, root_.span(), keys_, err)) return Unsealed::Failed;
   uint64_t t = 0;
   if (!tpm_.read_counter(header_.nv_index, counter_auth_.span(), t, err)) {
     err = "the NV counter cannot be read (" + err + "); failing closed";
-    return false;
+    return Unsealed::Failed;
   }
   LoadedSlots loaded;
   const RecordError le = load_slots(crypto_, cfg_.dir_fd, keys_.records, t, loaded, err);
@@ -237,37 +247,37 @@ bool ManagerCore::do_unseal_and_load(std::string& err) {
     table_ = Table{};
     soft_seq_ = 0;
     slot_ = 1;
-    return durable_commit("finishing provisioning", err);
+    return durable_commit("finishing provisioning", err) ? Unsealed::Ok : Unsealed::Failed;
   }
   if (le != RecordError::None) {
     switch (le) {
       case RecordError::Rollback:
         err = "the records in " + cfg_.dir_path + " are older than the TPM's counter (" + err +
               "): an old copy of the manager's directory was put back; failing closed";
-        break;
+        return Unsealed::CounterMismatch;
       case RecordError::Ahead:
         err = "the records in " + cfg_.dir_path + " are ahead of the TPM's counter (" + err +
               "): the counter was advanced behind the manager's back, or this is another TPM; "
               "failing closed";
-        break;
+        return Unsealed::CounterMismatch;
       default:
         err = "the records in " + cfg_.dir_path + " do not load (" + err + "); failing closed";
         break;
     }
-    return false;
+    return Unsealed::Failed;
   }
   table_ = std::move(loaded.table);
   counter_ = t;
   soft_seq_ = loaded.soft_seq;
   slot_ = loaded.slot;
   if (loaded.needs_roll_forward) {  // the slot was written, the increment not done: finish it
-    if (!tpm_.increment_counter(header_.nv_index, counter_auth_.span(), err)) return false;
+    if (!tpm_.increment_counter(header_.nv_index, counter_auth_.span(), err)) return Unsealed::Failed;
     counter_ = loaded.counter;
     log_(1, "vtpm-manager: finished the commit a crash interrupted (counter " + std::to_string(counter_) + ")");
   }
   // The epoch: every start moves the counter, so a copy of the directory from before this start
   // is refused from now on.
-  return durable_commit("start", err);
+  return durable_commit("start", err) ? Unsealed::Ok : Unsealed::Failed;
 }
 
 // ---- commits (spec/commit.fsm) -------------------------------------------------------------

@@ -89,7 +89,9 @@ class ManagerCore {
   };
   void deliver(const mgr::Event& ev);
   bool do_provision(std::string& err);
-  bool do_unseal_and_load(std::string& err);
+  // What unseal() found: the machine's unsealed(srkMatches, counterOk) or unsealFailed.
+  enum class Unsealed : uint8_t { Ok, ForeignSrk, CounterMismatch, Failed };
+  Unsealed do_unseal_and_load(std::string& err);
   bool write_slot(uint64_t slot_counter, std::string& err);
   bool cheap_commit(std::string& err);
   bool durable_commit(const char* why, std::string& err);
@@ -132,7 +134,10 @@ class ManagerCore {
   std::string failure_;
   // What the host step in progress produced (the machine waits for it).
   bool step_ok_ = false;
+  Unsealed unsealed_ = Unsealed::Failed;
   std::string step_err_;
+  bool header_ok_ = false;         // header_ holds a parsed header (read, or just provisioned)
+  std::string header_error_;       // why it does not
   // The request being served: its operation's outcome and the key an Open unwrapped, which
   // reach the answer only through the machine's answer/releaseKey outputs.
   const PeerId* cur_peer_ = nullptr;
