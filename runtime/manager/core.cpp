@@ -72,22 +72,28 @@ void ManagerCore::failClosed(uint32_t code) {
 // The key of a successful Open goes out only through this output (spec: key_only_after_unseal).
 void ManagerCore::releaseKey() {
   if (cur_rsp_ == nullptr || staged_ != Status::Success) return;
-  cur_rsp_->key.assign(staged_key_.data(), staged_key_.size());
+  if (cur_req_ != nullptr && cur_req_->ordinal == Ordinal::LoadHashKey) {
+    cur_rsp_->xen_blob.assign(staged_key_.data(), staged_key_.size());  // Xen's hash‖key
+  } else {
+    cur_rsp_->key.assign(staged_key_.data(), staged_key_.size());
+  }
 }
 void ManagerCore::answer(uint32_t kind) {
   if (cur_rsp_ == nullptr) return;
-  if (static_cast<mgr::ReqKind>(kind) == mgr::ReqKind::Status && m_.state == mgr::State::FailedClosed) {
-    // List shares Status's kind in the machine, but a failed-closed manager has no records to
-    // list: an empty success would read as "no instances". Only Status itself is answered.
+  const bool serving = m_.state == mgr::State::Serving || m_.state == mgr::State::Committing;
+  if (static_cast<mgr::ReqKind>(kind) == mgr::ReqKind::Status && !serving) {
+    // Before serving and after failing closed the machine answers the Status kind only. List
+    // shares that kind, but an empty list would read as "no instances": only Status itself.
     if (cur_req_ != nullptr && cur_req_->ordinal == Ordinal::Status) {
       staged_ = Status::Success;
       do_status(*cur_rsp_);
     } else {
-      staged_ = Status::FailedClosed;
+      staged_ = m_.state == mgr::State::FailedClosed ? Status::FailedClosed : Status::NotServing;
     }
   }
   cur_rsp_->status = staged_;
 }
+
 void ManagerCore::refuse(uint32_t, uint32_t code) {
   if (cur_rsp_ == nullptr) return;
   cur_rsp_->status = static_cast<Status>(code);
@@ -451,7 +457,10 @@ void ManagerCore::serve(const PeerId& peer, const Request& req, Response& rsp, i
     deliver(staged_ == Status::Success ? mgr::make_commitDone()
                                        : mgr::make_commitFailed(static_cast<uint32_t>(staged_)));
   }
-  if (rsp.status != Status::Success) rsp.key.clear();
+  if (rsp.status != Status::Success) {
+    rsp.key.clear();
+    rsp.xen_blob.clear();
+  }
   staged_key_.clear();
   cur_peer_ = nullptr;
   cur_req_ = nullptr;
@@ -572,7 +581,8 @@ Status ManagerCore::do_load_xen(const PeerId& peer, Response& rsp) {
   Record* rec = find(b->uuid);
   if (rec == nullptr || rec->state == RecordState::Retired) return Status::Retired;
   if (rec->xen_blob.size == 0) return Status::UnknownInstance;
-  rsp.xen_blob.assign(rec->xen_blob.bytes.data(), rec->xen_blob.size);
+  staged_key_.assign(rec->xen_blob.bytes.data(), rec->xen_blob.size);  // out through releaseKey
+  (void)rsp;
   return Status::Success;
 }
 
