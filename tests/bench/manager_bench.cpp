@@ -4,7 +4,8 @@
 //   (n) NV_Write of 32..64 changing bytes to a 64-byte index, ops/s on one connection, three
 //       daemons side by side: vtpmd keyed by a vtpm-manager (durable, with a Prepare/Commit
 //       freshness report per write), plain vtpmd (durable) and swtpm 0.7.1 (not durable);
-//       repetitions rotate which goes first; median (and best) of R.
+//       repetitions rotate which goes first; median (and best) of R. Then, on the same manager,
+//       the Prepare and Commit round trips alone (one bound connection, no instance).
 //   (k) key releases on the instance start path: N Open(create) for N new UUIDs, then N Open of
 //       the existing records, each over a fresh unix connection (what vtpmd does), on a fresh
 //       manager per repetition; and the manager's VmRSS before/after the N creates (kB per 1,000).
@@ -116,6 +117,9 @@ Manager start_manager(const Options& o, const std::string& dir, const std::strin
       if (rsp.status == mp::Status::Success) return m;
     } catch (const IoError&) {
     }
+    int status = 0;
+    if (m.daemon.wait_exit(0, &status))
+      throw IoError("vtpm-manager exited (" + describe_status(status) + "): " + read_text_file(log));
     if (Clock::now() > deadline) throw IoError("vtpm-manager does not serve: " + read_text_file(log));
     std::this_thread::sleep_for(std::chrono::microseconds(us));
   }
@@ -154,6 +158,7 @@ class Bench {
   void nv_write();
   void key_releases();
   void spawn();
+  void report_round_trips(const Manager& m);
   void print_table() const;
 
  private:
@@ -242,7 +247,49 @@ void Bench::nv_write() {
   rows_.push_back({"NV_Write ops/s (median)", "ops/s", "manager", "vtpmd", med[0], med[1], note});
   rows_.push_back({"NV_Write ops/s (median)", "ops/s", "vtpmd", "swtpm", med[1], med[2], note + "; price of durability alone"});
   for (auto& x : r) stop(x);
+  report_round_trips(m);
   stop_manager(m);
+}
+
+// Where a manager-keyed write's time goes: the Prepare and Commit round trips alone, on one bound
+// connection as vtpmd holds it (Open, then Prepare g / Commit g for g = 1..N), no instance.
+void Bench::report_round_trips(const Manager& m) {
+  vtpm::transports::manager::UnixLink link(m.sock, kIoMs);
+  std::string err;
+  if (!link.connect(err)) throw IoError(err);
+  auto call = [&](const mp::Request& req) {
+    std::vector<uint8_t> msg, in;
+    if (!mp::encode_request(req, msg) || !link.send(msg, err) || !link.receive(in, err)) throw IoError("manager: " + err);
+    mp::Response rsp;
+    const mp::ParseResult pr = mp::parse_response(req.ordinal, in.data(), in.size(), rsp);
+    vtpm::store::wipe(in.data(), in.size());
+    if (!pr.ok || rsp.status != mp::Status::Success)
+      throw IoError(std::string("manager refused ") + mp::ordinal_name(uint32_t(req.ordinal)) + ": " +
+                    (pr.ok ? mp::status_text(uint32_t(rsp.status)) : pr.text));
+  };
+  mp::Request open;
+  open.ordinal = mp::Ordinal::Open;
+  for (auto& b : open.uuid) b = uint8_t(rng_());
+  open.flags = mp::kOpenCreate;
+  call(open);
+  std::vector<double> prep_us, commit_us;
+  for (int g = 1; g <= o_.nv_n; ++g) {
+    mp::Request req;
+    req.ordinal = mp::Ordinal::Prepare;
+    req.generation = uint64_t(g);
+    req.digest[0] = uint8_t(g);
+    auto t0 = Clock::now();
+    call(req);
+    prep_us.push_back(seconds_since(t0) * 1e6);
+    req.ordinal = mp::Ordinal::Commit;
+    t0 = Clock::now();
+    call(req);
+    commit_us.push_back(seconds_since(t0) * 1e6);
+  }
+  const double p = median(prep_us), c = median(commit_us);
+  std::printf("  manager alone, one bound connection: Prepare round trip median %.0f us, Commit %.0f us (N=%d)\n", p, c, o_.nv_n);
+  rows_.push_back({"manager Prepare round trip (no instance)", "us", "manager", "-", p, 0, "median of N; each a slot write"});
+  rows_.push_back({"manager Commit round trip (no instance)", "us", "manager", "-", c, 0, "median of N; each a slot write"});
 }
 
 void Bench::key_releases() {
