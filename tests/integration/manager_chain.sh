@@ -72,6 +72,19 @@ ctl delete "$U2"
 assert_eq "record of $U2 after delete" retired "$(record_of "$U2" | cut -d' ' -f1)"
 instance_refused "retired $U2" "$S2" "$U2" 'retired'
 
+step "groups: created with an authority key; approvals are not verified yet, so each is refused"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/authority.pem" 2>/dev/null ||
+  fail "openssl could not make the group's authority key"
+openssl pkey -in "$W/authority.pem" -pubout -outform DER -out "$W/authority.der" ||
+  fail "openssl could not write the authority's public key"
+ctl group create hosts --authority "$W/authority.der"
+assert_match "group create" '^group hosts created$' "$OUT"
+must_fail "a second group of the same name" "$VTPMCTL" --manager "$MSOCK" group create hosts --authority "$W/authority.der"
+assert_match "a second group of the same name" 'VTPM_MGR_EXISTS' "$OUT"
+printf 'not a signed approval' >"$W/approval.bin"
+must_fail "group approve" "$VTPMCTL" --manager "$MSOCK" group approve hosts "$W/approval.bin"
+assert_match "group approve" 'The group approval did not verify' "$OUT"
+
 step "a running instance outlives a SIGKILLed manager, then catches up"
 start_instance "$S1" "$U1" "$W/v4.log"
 nv_read_is "NV before the manager dies" "$W/d2.bin"

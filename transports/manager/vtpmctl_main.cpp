@@ -2,7 +2,7 @@
 // manager's socket (client_link.h), answers parsed by the manager codec (protocol.h).
 //
 //   vtpmctl --manager PATH status | list | create UUID [--group G] | delete UUID
-//           | group create G --authority PUBKEY.der
+//           | group create G --authority PUBKEY.der | group approve G FILE
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -24,7 +24,9 @@ const char kUsage[] =
     "  list                            every instance record: UUID, state, generation, group\n"
     "  create UUID [--group G]         a record (and key) for an instance that has not started yet\n"
     "  delete UUID                     retire a record: its key is destroyed, for good\n"
-    "  group create G --authority K    a group whose approvals are signed by K (DER public key)\n";
+    "  group create G --authority K    a group whose approvals are signed by K (DER public key)\n"
+    "  group approve G FILE            a signed approval of PCR values for group G (the manager\n"
+    "                                  does not verify approvals yet and refuses every one)\n";
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "vtpmctl: %s\n", msg.c_str());
@@ -118,6 +120,16 @@ int main(int argc, char** argv) {
     req.group = a[4];
     if (const int rc = run(path, req, rsp)) return rc;
     std::printf("group %s created\n", req.group.c_str());
+    return 0;
+  }
+  if (cmd == "group" && a.size() == 6 && a[3] == "approve") {
+    std::ifstream f(a[5], std::ios::binary);
+    if (!f) return fail(a[5] + ": cannot be read");
+    req.approval.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    req.ordinal = mp::Ordinal::GroupApprove;
+    req.group = a[4];
+    if (const int rc = run(path, req, rsp)) return rc;
+    std::printf("group %s: approval accepted\n", req.group.c_str());
     return 0;
   }
   std::fputs(kUsage, stderr);
