@@ -151,6 +151,7 @@ void InstanceCore::on_idle() {
 void InstanceCore::finish() {
   if (engine_.running()) engine_.terminate();
   compact_store();
+  if (manager_ != nullptr) manager_->finish();
 }
 
 // ---- event delivery -------------------------------------------------------------------------

@@ -63,6 +63,12 @@ class InstanceCore {
     return store_.has_pending_sync() || (manager_ != nullptr && manager_->has_idle_work());
   }
   void on_idle();
+  // Work for when no input has come for a while (kQuietMs): the manager client's last Commit.
+  static constexpr int kQuietMs = 20;
+  bool has_quiet_work() const { return manager_ != nullptr && manager_->has_quiet_work(); }
+  void on_quiet() {
+    if (manager_ != nullptr) manager_->on_quiet();
+  }
   // The process ends (clean exit or signal): terminate the TPM and fold the journal.
   void finish();
 

@@ -166,6 +166,7 @@ void ManagerClient::fell_behind(const std::string& why) {
   behind_ = true;
   prepare_sent_ = false;
   commit_unread_ = false;
+  commit_due_ = 0;  // the catch-up (on_idle) reports the latest generation
   link_.disconnect();
 }
 
@@ -179,6 +180,7 @@ bool ManagerClient::before_write(engine::BlobKind kind, uint64_t generation, con
   req.ordinal = manager::Ordinal::Prepare;
   req.generation = generation;
   std::copy(sha.begin(), sha.end(), req.digest.begin());
+  commit_due_ = 0;  // this Prepare commits the generation before it (ManagerCore::do_prepare)
   if (!drain_commit(err) || !send_request(req, err)) {
     fell_behind(err);
     return true;
@@ -202,15 +204,32 @@ bool ManagerClient::after_write(engine::BlobKind kind, uint64_t generation, cons
                static_cast<unsigned long long>(generation), status_sentence(rsp.status).c_str());
     return false;
   }
+  // The Commit goes when the instance is quiet (on_quiet, finish); a next write's Prepare commits
+  // this generation by itself, so back-to-back writes wait for one manager answer each, not two.
+  commit_due_ = generation;
+  return true;
+}
+
+bool ManagerClient::send_commit(std::string& err) {
+  if (commit_due_ == 0) return true;
   manager::Request req;
   req.ordinal = manager::Ordinal::Commit;
-  req.generation = generation;
-  if (!send_request(req, err)) {
-    fell_behind(err);
-    return true;
-  }
-  commit_unread_ = true;  // read before the next request: the instance does not wait for it
+  req.generation = commit_due_;
+  if (!drain_commit(err) || !send_request(req, err)) return false;
+  commit_due_ = 0;
+  commit_unread_ = true;  // read before the next request
   return true;
+}
+
+void ManagerClient::finish() {
+  std::string err;
+  if (behind_ || commit_due_ == 0) return;
+  if (!send_commit(err) || !drain_commit(err)) fell_behind(err);
+}
+
+void ManagerClient::on_quiet() {
+  std::string err;
+  if (!behind_ && !send_commit(err)) fell_behind(err);
 }
 
 void ManagerClient::on_idle() {

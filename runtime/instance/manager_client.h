@@ -3,7 +3,8 @@
 // UUID, and checks the state directory against them (an older copy, another instance's directory
 // or a damaged file is refused); afterwards the store tells it about every durable write of the
 // permanent state, and it reports each one: Prepare before the write (so the manager's own sync
-// overlaps the instance's), its answer awaited once the write is durable, Commit after. Sans-I/O:
+// overlaps the instance's), its answer awaited once the write is durable, Commit when idle (or
+// implied by the next write's Prepare). Sans-I/O:
 // the bytes go through a ManagerLink the composition root supplies (a unix socket in vtpmd).
 #pragma once
 
@@ -53,12 +54,20 @@ class ManagerClient final : public store::WriteObserver {
   // Reports that could not be delivered (the manager went away) are retried from on_idle().
   bool has_idle_work() const { return behind_; }
   void on_idle();
+  // The last write's Commit waits for a quiet moment (no input for a while, the transport's
+  // call): writes in a burst are committed by each next Prepare instead.
+  bool has_quiet_work() const { return commit_due_ != 0 && !behind_; }
+  void on_quiet();
+  // The instance stops: the last write's Commit goes now (it would otherwise wait for the next
+  // start, and until then the state before that write would also be accepted).
+  void finish();
 
  private:
   bool exchange(const manager::Request& req, manager::Response& rsp, std::string& err);
   bool send_request(const manager::Request& req, std::string& err);
   bool read_response(manager::Ordinal ord, manager::Response& rsp, std::string& err);
   bool drain_commit(std::string& err);
+  bool send_commit(std::string& err);
   bool open_once(bool create, manager::Response& rsp, std::string& err);
   void fell_behind(const std::string& why);
 
@@ -69,6 +78,7 @@ class ManagerClient final : public store::WriteObserver {
   std::string path_;
   bool prepare_sent_ = false;     // a Prepare is in flight (its answer is read in after_write)
   bool commit_unread_ = false;    // a Commit was sent; its answer is read before the next request
+  uint64_t commit_due_ = 0;       // a durable write to commit when idle (0 = none)
   bool behind_ = false;           // the manager missed reports: catch up when it is back
   uint64_t latest_generation_ = 0;
   store::Digest latest_sha_{};

@@ -292,7 +292,7 @@ bool ManagerCore::write_slot(uint64_t slot_counter, std::string& err) {
   std::vector<uint8_t> file;
   if (!encode_slot(crypto_, table_, slot_counter, soft_seq_ + 1, keys_.records, file, err)) return false;
   const int spare = slot_ == 0 ? 1 : 0;
-  const RecordError we = files_.write(kSlotFiles[spare], file, err);
+  const RecordError we = files_.overwrite(kSlotFiles[spare], file, err);
   store::wipe(file.data(), file.size());
   if (we != RecordError::None) return false;
   slot_ = spare;
@@ -538,6 +538,14 @@ Status ManagerCore::do_prepare(const PeerId& peer, const Request& req) {
   if (rec == nullptr || rec->state == RecordState::Retired) return Status::Retired;
   if (req.generation <= rec->generation) return Status::Stale;
   const Record before = *rec;
+  // An instance announces generation N+1 only once N is durable on its disk (its writes are one
+  // at a time), so a Prepare beyond the prepared generation commits that one first: the instance
+  // need not wait for a Commit between two writes (runtime/instance/manager_client.h).
+  if (rec->prepared_generation != 0 && req.generation > rec->prepared_generation) {
+    rec->generation = rec->prepared_generation;
+    rec->digest = rec->prepared_digest;
+    rec->state = RecordState::Saved;
+  }
   rec->prepared_generation = req.generation;
   std::copy(req.digest.begin(), req.digest.end(), rec->prepared_digest.begin());
   const Status s = changed(now_ms_, false, "prepare");

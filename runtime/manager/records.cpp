@@ -562,8 +562,12 @@ bool FileSink::reached(const char* name, const char* step, std::string& err) {
 }
 
 RecordError FileSink::write(const char* name, Bytes data, std::string& err) {
-  const std::string tmp = std::string(".tmp.") + name;
   if (!reached(name, "open", err)) return RecordError::Io;
+  return write_new(name, data, err);
+}
+
+RecordError FileSink::write_new(const char* name, Bytes data, std::string& err) {
+  const std::string tmp = std::string(".tmp.") + name;
   if (::unlinkat(dir_fd_, tmp.c_str(), 0) != 0 && errno != ENOENT) {
     err = "could not remove the stale " + tmp + ": " + errno_text();
     return RecordError::Io;
@@ -608,6 +612,42 @@ RecordError FileSink::write(const char* name, Bytes data, std::string& err) {
     err = std::string("could not fsync the directory after writing ") + name + ": " + errno_text();
     return RecordError::Io;
   }
+  return RecordError::None;
+}
+
+RecordError FileSink::overwrite(const char* name, Bytes data, std::string& err) {
+  if (!reached(name, "open", err)) return RecordError::Io;
+  const int fd = retry_eintr([&] { return ::openat(dir_fd_, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); });
+  if (fd < 0 && errno == ENOENT) return write_new(name, data, err);  // the first write of this slot
+  if (fd < 0) {
+    err = errno == ELOOP ? std::string(name) + " is a symbolic link; refusing to follow it"
+                         : "could not open " + std::string(name) + ": " + errno_text();
+    return RecordError::Io;
+  }
+  auto fail = [&](std::string why) {
+    err = std::move(why);
+    ::close(fd);
+    return RecordError::Io;
+  };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return fail(std::string(name) + " is not a regular file");
+  size_t want = data.size();
+  const bool stop = !reached(name, "write", err);
+  if (stop) want /= 2;  // a crash in the middle of the write leaves a torn slot (the other one holds)
+  size_t done = 0;
+  while (done < want) {
+    const ssize_t n = retry_eintr([&] { return ::pwrite(fd, data.data() + done, want - done, static_cast<off_t>(done)); });
+    if (n <= 0) return fail("could not write " + std::string(name) + ": " + errno_text());
+    done += static_cast<size_t>(n);
+  }
+  if (stop || !reached(name, "fsync", err)) {
+    ::close(fd);
+    return RecordError::Io;
+  }
+  if (static_cast<uint64_t>(st.st_size) > data.size() && ::ftruncate(fd, static_cast<off_t>(data.size())) != 0)
+    return fail("could not truncate " + std::string(name) + ": " + errno_text());
+  if (retry_eintr([&] { return ::fdatasync(fd); }) != 0) return fail("could not fdatasync " + std::string(name) + ": " + errno_text());
+  ::close(fd);
   return RecordError::None;
 }
 

@@ -166,11 +166,16 @@ class FileSink {
  public:
   explicit FileSink(int dir_fd, WritePoints* points = nullptr) : dir_fd_(dir_fd), points_(points) {}
   RecordError write(const char* name, store::Bytes data, std::string& err);
+  // An A/B slot: the spare slot is rewritten in place (pwrite, fdatasync: one sync, not four),
+  // since a torn slot fails its GCM tag and the other slot still holds the acknowledged records;
+  // a slot that does not exist yet is created as write() does. Points: open, write, fsync.
+  RecordError overwrite(const char* name, store::Bytes data, std::string& err);
   // A regular file of at most `max` bytes; Absent when it does not exist.
   RecordError read(const char* name, size_t max, std::vector<uint8_t>& out, std::string& err) const;
 
  private:
   bool reached(const char* name, const char* step, std::string& err);
+  RecordError write_new(const char* name, store::Bytes data, std::string& err);
   int dir_fd_;
   WritePoints* points_;
 };

@@ -584,5 +584,44 @@ TEST_F(Records, AnOverwriteStoppedAtEveryPointLeavesTheOldOrTheNewFile) {
   }
 }
 
+// The spare slot rewritten in place (the core's soft and durable commits): stopped at open the
+// old spare stays, stopped at write it is torn (its tag fails, the other slot is loaded), stopped
+// at fsync the new bytes may be there; never is anything but the last commit or the new one loaded.
+TEST_F(Records, AnInPlaceSlotRewriteStoppedAtEveryPointLeavesTheLastCommitLoadable) {
+  const std::vector<std::string> points = {"records.b.open", "records.b.write", "records.b.fsync"};
+  for (int stop = 1; stop <= 4; ++stop) {
+    put("records.a", slot(sample(1), 10, 4));
+    put("records.b", slot(sample(3), 10, 3));  // the older one: the spare
+    const auto next = slot(sample(2), 10, 5);
+    StopAt at(stop);
+    FileSink sink(dir_fd_, &at);
+    std::string err;
+    const RecordError e = sink.overwrite("records.b", next, err);
+    const bool completed = stop > static_cast<int>(points.size());
+    EXPECT_EQ(e, completed ? RecordError::None : RecordError::Io) << stop << ": " << err;
+    EXPECT_EQ(at.names, std::vector<std::string>(points.begin(), points.begin() + std::min<size_t>(stop, points.size())));
+    LoadedSlots got;
+    ASSERT_EQ(load_slots(crypto_, dir_fd_, keys_.records, 10, got, err), RecordError::None) << stop << ": " << err;
+    const bool written = stop >= 3;  // the write completed before fsync was asked
+    EXPECT_EQ(got.slot, written ? 1 : 0) << stop;
+    EXPECT_EQ(got.table, sample(written ? 2 : 1)) << stop;
+    EXPECT_EQ(::faccessat(dir_fd_, ".tmp.records.b", F_OK, 0), -1) << "an in-place rewrite needs no temporary";
+  }
+}
+
+TEST_F(Records, AnInPlaceRewriteTruncatesCreatesAndRefusesSymlinks) {
+  FileSink sink(dir_fd_);
+  std::string err;
+  ASSERT_EQ(sink.overwrite("records.a", hex("0102030405"), err), RecordError::None) << err;  // absent: created
+  EXPECT_EQ(store::testing::read_path(dir_.file("records.a")), hex("0102030405"));
+  EXPECT_EQ(store::testing::mode_of(dir_.file("records.a")), 0600u);
+  ASSERT_EQ(sink.overwrite("records.a", hex("0a0b"), err), RecordError::None) << err;  // shorter: truncated
+  EXPECT_EQ(store::testing::read_path(dir_.file("records.a")), hex("0a0b"));
+  ASSERT_EQ(::symlinkat("records.a", dir_fd_, "records.b"), 0);
+  EXPECT_EQ(sink.overwrite("records.b", hex("ff"), err), RecordError::Io);
+  EXPECT_NE(err.find("symbolic link"), std::string::npos) << err;
+  EXPECT_EQ(store::testing::read_path(dir_.file("records.a")), hex("0a0b"));
+}
+
 }  // namespace
 }  // namespace vtpm::manager

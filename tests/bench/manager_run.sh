@@ -20,12 +20,12 @@ if [ ! -f "$build/build.ninja" ] && [ ! -f "$build/Makefile" ]; then
   cmake --preset default >/dev/null
 fi
 cmake --build "$build" -j2 --target manager_bench vtpmd vtpm-manager vtpmctl >/dev/null
-find_exe() { find "$build" -name "$1" -type f -perm -u+x | head -n1; }
-bench=$(find_exe manager_bench)
-vtpmd=$(find_exe vtpmd)
-manager=$(find_exe vtpm-manager)
+# The targets' own places (a search could find a stale binary an older layout left behind).
+bench=$build/tests/bench/manager_bench
+vtpmd=$build/transports/vtpmd/vtpmd
+manager=$build/transports/manager/vtpm-manager
 for x in "$bench" "$vtpmd" "$manager"; do
-  [ -n "$x" ] || { echo "manager_run.sh: a target is missing in $build" >&2; exit 2; }
+  [ -x "$x" ] || { echo "manager_run.sh: $x is missing" >&2; exit 2; }
 done
 [ -x "$swtpm" ] || { echo "manager_run.sh: $swtpm is not executable" >&2; exit 2; }
 

@@ -26,10 +26,11 @@ else
   [ -f "$build/build.ninja" ] || cmake --preset default >/dev/null
   cmake --build --preset default -j2 --target "${targets[@]}" >/dev/null
 fi
-bench=$(find "$build" -name vtpmd_bench -type f -perm -u+x | head -n1)
+# The targets' own places (a search could find a stale binary an older layout left behind).
+bench=$build/tests/bench/vtpmd_bench
 if [ -z "$vtpmd" ]; then
-  vtpmd=$(find "$build" -name vtpmd -type f -perm -u+x | head -n1)
-  [ -n "$vtpmd" ] || { echo "vtpmd_run.sh: no vtpmd built in $build; give its path" >&2; exit 2; }
+  vtpmd=$build/transports/vtpmd/vtpmd
+  [ -x "$vtpmd" ] || { echo "vtpmd_run.sh: no vtpmd built in $build; give its path" >&2; exit 2; }
 fi
 [ -x "$swtpm" ] || { echo "vtpmd_run.sh: $swtpm is not executable" >&2; exit 2; }
 

@@ -318,8 +318,11 @@ int Server::run() {
       timeout = timeout < 0 ? left : std::min(timeout, left);
     }
     if (core_.has_idle_work() && ::poll(fds, static_cast<nfds_t>(nfds), 0) == 0) core_.on_idle();
+    const bool quiet_work = core_.has_quiet_work();
+    if (quiet_work) timeout = timeout < 0 ? instance::InstanceCore::kQuietMs : std::min(timeout, instance::InstanceCore::kQuietMs);
     timespec ts{timeout / 1000, (timeout % 1000) * 1000000L};
     int pr = ::ppoll(fds, static_cast<nfds_t>(nfds), timeout < 0 ? nullptr : &ts, &wait_mask_);
+    if (pr == 0 && quiet_work) core_.on_quiet();  // nothing came for up to kQuietMs
     if (pr < 0) {
       if (errno == EINTR) continue;
       log_.error("vtpmd: poll: %s", std::strerror(errno));
