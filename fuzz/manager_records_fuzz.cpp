@@ -1,6 +1,6 @@
 // libFuzzer harness for the vtpm-manager's record files (runtime/manager/records.h; runtime/manager/README.md
 // §2), calling the decoders the manager calls on DIR/records.{a,b} and DIR/header. The input goes
-// to decode_slot under the keys of manager_records_keys.h, to decode_table (the slot's plaintext,
+// to decode_recovery (the offline recovery file), to decode_slot under the keys of manager_records_keys.h, to decode_table (the slot's plaintext,
 // which the fuzzer cannot reach through GCM otherwise), and to parse_header as it is and with its
 // trailing SHA-256 recomputed (so the field parser behind the digest is reached). Invariants: an
 // error has a sentence and leaves the output as it was; what decodes re-encodes to the same bytes.
@@ -26,9 +26,11 @@ void check(bool ok) {
 struct Keys {
   vtpm::store::OpensslCrypto crypto;
   RecordKeys keys;
+  vtpm::store::SecretKey recovery;
   Keys() {
     std::string err;
     check(derive_record_keys(crypto, Bytes(vtpm::fuzz::kManagerRootKey, 32), keys, err));
+    check(derive_recovery_key(crypto, Bytes(vtpm::fuzz::kManagerRootKey, 32), recovery, err));
   }
 };
 
@@ -66,6 +68,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } else {
     check(!err.empty() && counter == 7 && seq == 9 && t.groups.empty() && t.records.empty());
+  }
+
+  vtpm::store::SecretKey secret;  // the recovery file: only a whole, authentic file opens
+  err.clear();
+  if (decode_recovery(k.crypto, in, k.recovery, secret, err) == RecordError::None) {
+    check(secret.size() == kRecoverySecretLen);
+  } else {
+    check(!err.empty() && secret.empty());
   }
 
   Table plain;

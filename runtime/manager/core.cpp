@@ -27,7 +27,8 @@ mgr::ReqKind kind_of(Ordinal o) {
     case Ordinal::Create:
     case Ordinal::Delete:
     case Ordinal::GroupCreate:
-    case Ordinal::GroupApprove: return mgr::ReqKind::Admin;
+    case Ordinal::GroupApprove:
+    case Ordinal::ExportRecovery: return mgr::ReqKind::Admin;
   }
   return mgr::ReqKind::Admin;
 }
@@ -198,7 +199,7 @@ bool ManagerCore::do_provision(std::string& err) {
   if (!derive_record_keys(crypto_, root_.span(), keys_, err)) return false;
   if (!tpm_.read_counter(index, counter_auth_.span(), counter_, err)) return false;
   // The header first: a crash before the first slot is finished by the next start (below).
-  if (files_.write(kHeaderFile, file, err) != RecordError::None) return false;
+  if (files_.write(kHeaderFile, file, err) != RecordError::None || !ensure_recovery_file(err)) return false;
   table_ = Table{};
   soft_seq_ = 0;
   slot_ = 1;  // the first write goes to records.a
@@ -225,11 +226,24 @@ ManagerCore::Unsealed ManagerCore::do_unseal_and_load(std::string& err) {
   }
   SecretBytes secret;
   TpmError why = TpmError::None;
+  bool recovered = false;  // the root key came from DIR/recovery: re-seal once the records load
   if (!tpm_.unseal(header_.sealed_root, header_.pcr_mask, secret, why, err)) {
-    err = std::string("the root key does not unseal (") + tpm_error_name(why) + ": " + err +
-          "); failing closed" +
+    err = std::string("the root key does not unseal (") + tpm_error_name(why) + ": " + err + ")" +
           (why == TpmError::PolicyFailed ? " (the PCRs changed since provisioning)" : "");
-    return Unsealed::Failed;
+    if (recovery_.empty()) {
+      err += "; failing closed (start with --recover FILE, the key vtpmctl export-recovery gave)";
+      return Unsealed::Failed;
+    }
+    std::vector<uint8_t> file;
+    store::SecretKey both;
+    std::string why_not;
+    if (files_.read(kRecoveryFile, 4096, file, why_not) != RecordError::None ||
+        decode_recovery(crypto_, file, recovery_, both, why_not) != RecordError::None) {
+      err += "; and --recover: " + why_not + "; failing closed";
+      return Unsealed::Failed;
+    }
+    secret.assign(both.data(), both.size());
+    recovered = true;
   }
   if (secret.size() != kRootBytes + kAuthBytes) {
     err = "the unsealed root key has the wrong size; failing closed";
@@ -237,7 +251,6 @@ ManagerCore::Unsealed ManagerCore::do_unseal_and_load(std::string& err) {
   }
   root_.assign(secret.data(), kRootBytes);
   counter_auth_.assign(secret.data() + kRootBytes, kAuthBytes);
-  secret.clear();
   if (!derive_record_keys(crypto_, root_.span(), keys_, err)) return Unsealed::Failed;
   uint64_t t = 0;
   if (!tpm_.read_counter(header_.nv_index, counter_auth_.span(), t, err)) {
@@ -247,6 +260,9 @@ ManagerCore::Unsealed ManagerCore::do_unseal_and_load(std::string& err) {
   LoadedSlots loaded;
   const RecordError le = load_slots(crypto_, cfg_.dir_fd, keys_.records, t, loaded, err);
   if (le == RecordError::NoSlots) {
+    if (recovered && !reseal(secret, err)) return Unsealed::Failed;
+    secret.clear();
+    if (!ensure_recovery_file(err)) return Unsealed::Failed;
     // The header was written, then the crash came before the first slot: nothing was ever
     // acknowledged, so provisioning finishes here.
     counter_ = t;
@@ -276,6 +292,9 @@ ManagerCore::Unsealed ManagerCore::do_unseal_and_load(std::string& err) {
   counter_ = t;
   soft_seq_ = loaded.soft_seq;
   slot_ = loaded.slot;
+  if (recovered && !reseal(secret, err)) return Unsealed::Failed;
+  secret.clear();
+  if (!ensure_recovery_file(err)) return Unsealed::Failed;
   if (loaded.needs_roll_forward) {  // the slot was written, the increment not done: finish it
     if (!tpm_.increment_counter(header_.nv_index, counter_auth_.span(), err)) return Unsealed::Failed;
     counter_ = loaded.counter;
@@ -284,6 +303,43 @@ ManagerCore::Unsealed ManagerCore::do_unseal_and_load(std::string& err) {
   // The epoch: every start moves the counter, so a copy of the directory from before this start
   // is refused from now on.
   return durable_commit("start", err) ? Unsealed::Ok : Unsealed::Failed;
+}
+
+// --recover: the root key (and counter auth) came from DIR/recovery and the records loaded with
+// it, so it is the right one: seal it again to the PCRs as they are now and replace the header.
+bool ManagerCore::reseal(const SecretBytes& secret, std::string& err) {
+  Header h = header_;
+  h.pcr_mask = cfg_.pcr_mask;
+  SecretBytes check;
+  TpmError why = TpmError::None;
+  std::vector<uint8_t> file;
+  if (!tpm_.seal(secret.span(), h.pcr_mask, h.sealed_root, err) ||
+      !tpm_.unseal(h.sealed_root, h.pcr_mask, check, why, err) || !encode_header(crypto_, h, file, err) ||
+      files_.write(kHeaderFile, file, err) != RecordError::None) {
+    err = "--recover: sealing the root key to the current PCRs failed: " + err;
+    return false;
+  }
+  header_ = h;
+  log_(1, "vtpm-manager: recovered with the offline recovery key; the root key is sealed to the "
+          "current PCRs again");
+  return true;
+}
+
+// DIR/recovery: written at provisioning, and again by any start that finds it missing.
+bool ManagerCore::ensure_recovery_file(std::string& err) {
+  std::vector<uint8_t> file;
+  std::string why;
+  if (files_.read(kRecoveryFile, 4096, file, why) == RecordError::None) return true;
+  store::SecretKey recovery;
+  uint8_t both[kRootBytes + kAuthBytes];
+  std::copy(root_.data(), root_.data() + kRootBytes, both);
+  std::copy(counter_auth_.data(), counter_auth_.data() + kAuthBytes, both + kRootBytes);
+  const bool ok = derive_recovery_key(crypto_, root_.span(), recovery, err) &&
+                  encode_recovery(crypto_, recovery, store::Bytes(both, sizeof both), file, err) &&
+                  files_.write(kRecoveryFile, file, err) == RecordError::None;
+  store::wipe(both, sizeof both);
+  if (!ok) err = cfg_.dir_path + "/" + kRecoveryFile + ": " + err;
+  return ok;
 }
 
 // ---- commits (spec/commit.fsm) -------------------------------------------------------------
@@ -405,7 +461,8 @@ bool ManagerCore::needs_commit(const Request& req) {
   switch (req.ordinal) {
     case Ordinal::Status:
     case Ordinal::List:
-    case Ordinal::LoadHashKey: return false;
+    case Ordinal::LoadHashKey:
+    case Ordinal::ExportRecovery: return false;
     case Ordinal::Open: {
       const Record* rec = find(req.uuid);
       return rec == nullptr ? (req.flags & kOpenCreate) != 0 : rec->owner_uid == kAnyOwner;
@@ -436,6 +493,11 @@ Status ManagerCore::execute(const PeerId& peer, const Request& req, Response& rs
     case Ordinal::Create: return do_create(peer, req);
     case Ordinal::Delete: return do_delete(peer, req);
     case Ordinal::GroupCreate: return do_group_create(peer, req);
+    case Ordinal::ExportRecovery: {
+      if (!peer.admin) return Status::NotAdmin;
+      std::string err;
+      return derive_recovery_key(crypto_, root_.span(), rsp.recovery, err) ? Status::Success : Status::StorageError;
+    }
     case Ordinal::GroupApprove:
       // Signed approvals (PolicyAuthorize) are not built yet: refused, nothing stored.
       return peer.admin ? Status::BadApproval : Status::NotAdmin;
@@ -460,6 +522,7 @@ void ManagerCore::serve(const PeerId& peer, const Request& req, Response& rsp, i
   if (rsp.status != Status::Success) {
     rsp.key.clear();
     rsp.xen_blob.clear();
+    rsp.recovery.clear();
   }
   staged_key_.clear();
   cur_peer_ = nullptr;

@@ -54,6 +54,9 @@ class ManagerCore {
   // Provisions (no header) or unseals and loads (header), then serves; `now_ms` starts the
   // commit clock. False: the manager failed closed (`err` says why); it still answers Status.
   bool start(int64_t now_ms, std::string& err);
+  // --recover: the offline recovery key (vtpmctl export-recovery). Used only when the root key
+  // does not unseal (the PCRs changed); then the root key is sealed to the current PCRs again.
+  void set_recovery_key(const store::SecretKey& key) { recovery_.assign(key.data(), key.size()); }
   // One whole message from `peer`; `reply` gets the answer.
   void handle(const PeerId& peer, const uint8_t* msg, size_t len, std::vector<uint8_t>& reply,
               int64_t now_ms);
@@ -92,6 +95,8 @@ class ManagerCore {
   // What unseal() found: the machine's unsealed(srkMatches, counterOk) or unsealFailed.
   enum class Unsealed : uint8_t { Ok, ForeignSrk, CounterMismatch, Failed };
   Unsealed do_unseal_and_load(std::string& err);
+  bool reseal(const SecretBytes& secret, std::string& err);
+  bool ensure_recovery_file(std::string& err);
   bool write_slot(uint64_t slot_counter, std::string& err);
   bool cheap_commit(std::string& err);
   bool durable_commit(const char* why, std::string& err);
@@ -124,6 +129,7 @@ class ManagerCore {
   Header header_;
   store::SecretKey root_;          // the manager root key (unsealed; never on disk in the clear)
   store::SecretKey counter_auth_;  // the NV counter's auth (sealed with the root key)
+  store::SecretKey recovery_;      // --recover's key (empty = none)
   RecordKeys keys_;
   Table table_;
   uint64_t counter_ = 0;           // the TPM counter value the records are at (T)

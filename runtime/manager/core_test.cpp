@@ -119,6 +119,7 @@ struct Answer {
   uint64_t generation = 0, prepared_generation = 0;
   Digest digest{}, prepared_digest{};
   std::vector<uint8_t> key;
+  std::vector<uint8_t> recovery;
   uint32_t state = 0, records = 0;
   uint64_t counter = 0, soft_seq = 0;
   std::vector<uint8_t> srk_name;
@@ -144,6 +145,7 @@ Answer send(ManagerCore& core, const PeerId& peer, const std::vector<uint8_t>& m
   a.digest = rsp.digest;
   a.prepared_digest = rsp.prepared_digest;
   a.key.assign(rsp.key.data(), rsp.key.data() + rsp.key.size());
+  a.recovery.assign(rsp.recovery.data(), rsp.recovery.data() + rsp.recovery.size());
   a.state = rsp.state;
   a.records = rsp.records;
   a.counter = rsp.counter;
@@ -219,6 +221,7 @@ class CoreTest : public ::testing::Test {
     cfg.dir_fd = dir_fd_;
     cfg.dir_path = dir_->path();
     core_ = std::make_unique<ManagerCore>(cfg, tpm_, crypto_, [this](int, const std::string& l) { log_.push_back(l); }, points);
+    if (!recovery_.empty()) core_->set_recovery_key(recovery_);
     return core_->start(kNow, err);
   }
   void boot_ok() {
@@ -226,6 +229,7 @@ class CoreTest : public ::testing::Test {
     ASSERT_TRUE(boot(err)) << err;
     ASSERT_EQ(core_->state(), mgr::State::Serving);
   }
+  store::SecretKey recovery_;  // --recover for the next boots (empty = none)
   // The process is gone (a crash or a stop without the clean-stop commit).
   void down() {
     core_.reset();
@@ -327,6 +331,51 @@ TEST_F(CoreTest, APrepareBeyondThePreparedGenerationCommitsIt) {
   EXPECT_EQ(r.generation, 2u);
   EXPECT_EQ(r.digest, digest_of(7));
   EXPECT_EQ(r.prepared_generation, 0u);
+}
+
+// PCRs will change: the root key sealed to PCR 7 no longer unseals after an extend; the offline
+// recovery key (ExportRecovery, admin only) brings it back and seals it to the new value; a
+// wrong recovery key changes nothing.
+TEST_F(CoreTest, TheOfflineRecoveryKeyResealsAfterThePcrsChanged) {
+  boot_ok();
+  const PeerId me = instance(1);
+  const Answer o = call(me, msg_open(uuid_of(5), true));
+  ASSERT_EQ(o.status, Status::Success);
+  EXPECT_EQ(call(me, msg_plain(Ordinal::ExportRecovery)).status, Status::NotAdmin);
+  const Answer r = call(kAdmin, msg_plain(Ordinal::ExportRecovery));
+  ASSERT_EQ(r.status, Status::Success);
+  ASSERT_EQ(r.recovery.size(), 32u);
+  EXPECT_NE(r.recovery, o.key);
+  down();
+
+  const std::string extend = "TPM2TOOLS_TCTI='" + swtpm_.tcti() +
+                             "' tpm2_pcrextend 7:sha256=" + std::string(64, 'a') + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(extend.c_str()), 0) << "tpm2_pcrextend (tpm2-tools) is needed";
+  std::string err;
+  EXPECT_FALSE(boot(err));
+  EXPECT_EQ(core_->state(), mgr::State::FailedClosed);
+  EXPECT_NE(err.find("PCRs changed"), std::string::npos) << err;
+  EXPECT_NE(err.find("--recover"), std::string::npos) << err;
+
+  const std::vector<uint8_t> header_before = file("header");
+  std::vector<uint8_t> wrong = r.recovery;
+  wrong[0] ^= 1;
+  recovery_.assign(wrong.data(), wrong.size());
+  EXPECT_FALSE(boot(err));
+  EXPECT_NE(err.find("does not open the recovery file"), std::string::npos) << err;
+  EXPECT_EQ(file("header"), header_before) << "a wrong recovery key changed the header";
+
+  recovery_.assign(r.recovery.data(), r.recovery.size());
+  ASSERT_TRUE(boot(err)) << err;
+  EXPECT_NE(file("header"), header_before) << "not sealed again";
+  Answer back = call(me, msg_open(uuid_of(5), false));
+  ASSERT_EQ(back.status, Status::Success);
+  EXPECT_EQ(back.key, o.key);
+
+  recovery_.clear();  // sealed to the new PCR 7: no recovery key needed any more
+  ASSERT_TRUE(boot(err)) << err;
+  back = call(me, msg_open(uuid_of(5), false));
+  EXPECT_EQ(back.key, o.key);
 }
 
 TEST_F(CoreTest, GenerationsCommitDurablyAndStaleOnesChangeNothing) {

@@ -200,6 +200,7 @@ ParseResult parse_request_body(Ordinal ord, const uint8_t* p, size_t n, Request&
     case Ordinal::LoadHashKey:
     case Ordinal::Status:
     case Ordinal::List:
+    case Ordinal::ExportRecovery:
       exact(name, n, 0, r);
       return r;
     case Ordinal::Open:
@@ -285,6 +286,10 @@ ParseResult parse_response_body(Ordinal ord, const uint8_t* p, size_t n, Respons
       b.array("the prepared digest", out.prepared_digest, r);
       out.key.assign(p + 2 * (8 + kDigestBytes), kKeyBytes);
       return r;
+    case Ordinal::ExportRecovery:
+      if (!exact(name, n, kRecoveryKeyBytes, r)) return r;
+      out.recovery.assign(p, kRecoveryKeyBytes);
+      return r;
     case Ordinal::Status:
       if (!b.u32("the state", out.state, r) || !b.u64("the counter", out.counter, r) ||
           !b.u64("the soft sequence", out.soft_seq, r) || !b.u32("the record count", out.records, r) ||
@@ -369,7 +374,7 @@ bool refuse(std::vector<uint8_t>& out) {
 
 bool ordinal_known(uint32_t o) {
   return (o >= 1 && o <= 2) || (o >= 0x40000001 && o <= 0x40000003) ||
-         (o >= 0x40000010 && o <= 0x40000015);
+         (o >= 0x40000010 && o <= 0x40000016);
 }
 
 const char* ordinal_name(uint32_t o) {
@@ -385,6 +390,7 @@ const char* ordinal_name(uint32_t o) {
     case 0x40000013: return "Delete";
     case 0x40000014: return "GroupCreate";
     case 0x40000015: return "GroupApprove";
+    case 0x40000016: return "ExportRecovery";
     default: return "unknown";
   }
 }
@@ -497,6 +503,7 @@ void Response::reset() {
   records = 0;
   srk_name.clear();
   entries.clear();
+  recovery.clear();
 }
 
 ParseResult frame_length(const uint8_t* buf, size_t len, size_t& need) {
@@ -575,6 +582,7 @@ bool encode_request(const Request& q, std::vector<uint8_t>& out) {
     case Ordinal::LoadHashKey:
     case Ordinal::Status:
     case Ordinal::List:
+    case Ordinal::ExportRecovery:
       break;
     case Ordinal::Open:
       if (q.group.size() > kMaxGroupBytes || (q.flags & ~kOpenKnownFlags) != 0) return refuse(out);
@@ -646,6 +654,10 @@ bool encode_response(const Response& s, std::vector<uint8_t>& out) {
       put_u64(out, s.prepared_generation);
       put_array(out, s.prepared_digest);
       out.insert(out.end(), s.key.data(), s.key.data() + kKeyBytes);
+      break;
+    case Ordinal::ExportRecovery:
+      if (s.recovery.size() != kRecoveryKeyBytes) return refuse(out);
+      out.insert(out.end(), s.recovery.data(), s.recovery.data() + kRecoveryKeyBytes);
       break;
     case Ordinal::Status:
       if (s.srk_name.size() > kMaxSrkNameBytes) return refuse(out);

@@ -28,6 +28,7 @@ inline constexpr size_t kMaxMessageBytes = 4096;
 inline constexpr size_t kUuidBytes = 16;
 inline constexpr size_t kDigestBytes = 32;
 inline constexpr size_t kKeyBytes = 32;
+inline constexpr size_t kRecoveryKeyBytes = 32;
 inline constexpr size_t kMaxGroupBytes = 64;     // group names (Open, Create, Group*)
 inline constexpr size_t kMaxSpkiBytes = 600;     // GroupCreate's SubjectPublicKeyInfo DER
 inline constexpr size_t kMaxSrkNameBytes = 66;   // TPM2B_NAME: nameAlg + a SHA-512 digest
@@ -48,8 +49,9 @@ enum class Ordinal : uint32_t {
   Delete = 0x40000013,
   GroupCreate = 0x40000014,
   GroupApprove = 0x40000015,
+  ExportRecovery = 0x40000016,
 };
-// True for the eleven ordinals above.
+// True for the twelve ordinals above.
 bool ordinal_known(uint32_t ordinal);
 // "SaveHashKey", …; "unknown" for others.
 const char* ordinal_name(uint32_t ordinal);
@@ -152,6 +154,7 @@ struct Response {
   uint32_t records = 0;           // Status
   std::vector<uint8_t> srk_name;  // Status: ≤ 66 bytes
   std::vector<ListEntry> entries; // List
+  store::SecretKey recovery;      // ExportRecovery: the 32-byte offline recovery key
 
   void reset();
 };

@@ -62,6 +62,7 @@ std::vector<Case> valid_cases() {
       {"delete", Ordinal::Delete, true, "01c1 0000001a 40000013 " + u},
       {"group_create", Ordinal::GroupCreate, true, "01c1 00000018 40000014 00000002 6731 00000004 deadbeef"},
       {"group_approve", Ordinal::GroupApprove, true, "01c1 00000017 40000015 00000002 6731 00000003 010203"},
+      {"export_recovery", Ordinal::ExportRecovery, true, "01c1 0000000a 40000016"},
       {"rsp_save", Ordinal::SaveHashKey, false, "01c4 0000000a 00000000"},
       {"rsp_load52", Ordinal::LoadHashKey, false, "01c4 0000003e 00000000 *52:5a"},
       {"rsp_load64", Ordinal::LoadHashKey, false, "01c4 0000004a 00000000 *52:5a *11:00 02"},
@@ -78,6 +79,7 @@ std::vector<Case> valid_cases() {
       {"rsp_delete", Ordinal::Delete, false, "01c4 0000000a 00000000"},
       {"rsp_group_create", Ordinal::GroupCreate, false, "01c4 0000000a 00000000"},
       {"rsp_group_approve", Ordinal::GroupApprove, false, "01c4 0000000a 00000000"},
+      {"rsp_export_recovery", Ordinal::ExportRecovery, false, "01c4 0000002a 00000000 *32:77"},
       {"rsp_busy", Ordinal::Open, false, "01c4 0000000a 40000007"},
       {"rsp_bad_parameter", Ordinal::SaveHashKey, false, "01c4 0000000a 00000003"},
   };
@@ -291,7 +293,7 @@ TEST(ManagerProtocol, WrongTagsAreRefused) {
 }
 
 TEST(ManagerProtocol, UnknownOrdinalsAreRefused) {
-  for (uint32_t ord : {0x0u, 0x3u, 0x4u, 0x40000000u, 0x40000004u, 0x4000000fu, 0x40000016u,
+  for (uint32_t ord : {0x0u, 0x3u, 0x4u, 0x40000000u, 0x40000004u, 0x4000000fu, 0x40000017u,
                        0x02000106u, 0x80000001u, 0xffffffffu}) {
     auto b = hex("01c1 0000000a 00000000");
     wire::put_be32(&b[6], ord);

@@ -32,6 +32,9 @@ constexpr char kSlotMagic[8] = {'V', 'T', 'P', 'M', 'M', 'G', 'R', 'R'};
 constexpr uint16_t kVersion = 1;
 constexpr char kRecordsInfo[] = "vtpm-manager records v1";
 constexpr char kWrapInfo[] = "vtpm-manager instance key v1";
+constexpr char kRecoveryInfo[] = "vtpm-manager recovery v1";            // root -> recovery key
+constexpr char kRecoveryFileInfo[] = "vtpm-manager recovery file v1";   // recovery key -> file key
+constexpr char kRecoveryMagic[] = "VTPMMGRK";
 constexpr size_t kMinGroup = 4 + 4 + 8;
 constexpr size_t kMinRecord = 16 + 4 + 4 + 1 + 8 + 32 + 8 + 32 + 12 + 32 + 16 + 8 + 2;
 constexpr size_t kMaxHeaderBytes = 8 + 2 + 2 + kMaxSrkName + 1 + 4 + 4 + kMaxSealedRootBytes + 4 + 32;
@@ -783,6 +786,96 @@ RecordError load_slots(Crypto& c, int dir_fd, const store::SecretKey& records_ke
   }
   err = fmt("every valid record slot is older than the TPM counter %llu: rollback (", tpm_counter) + each + ")";
   return RecordError::Rollback;
+}
+
+bool derive_recovery_key(Crypto& c, Bytes root, store::SecretKey& out, std::string& err) {
+  uint8_t k[kRecoveryKeyLen];
+  if (root.size() != Crypto::kGcmKeyBytes || !c.hkdf_sha256(root, text_bytes(kRecoveryInfo), k, sizeof k)) {
+    err = "HKDF-SHA256 failed deriving the recovery key";
+    return false;
+  }
+  out.assign(k, sizeof k);
+  store::wipe(k, sizeof k);
+  return true;
+}
+
+namespace {
+
+bool recovery_file_key(Crypto& c, const store::SecretKey& recovery, uint8_t (&k)[Crypto::kGcmKeyBytes],
+                       std::string& err) {
+  if (recovery.size() != kRecoveryKeyLen ||
+      !c.hkdf_sha256(recovery.span(), text_bytes(kRecoveryFileInfo), k, sizeof k)) {
+    err = "the recovery key must have 32 bytes";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool encode_recovery(Crypto& c, const store::SecretKey& recovery, Bytes secret, std::vector<uint8_t>& out,
+                     std::string& err) {
+  out.clear();
+  if (secret.size() != kRecoverySecretLen) {
+    err = "the recovered secret must have 64 bytes";
+    return false;
+  }
+  uint8_t k[Crypto::kGcmKeyBytes];
+  if (!recovery_file_key(c, recovery, k, err)) return false;
+  out.insert(out.end(), kRecoveryMagic, kRecoveryMagic + 8);
+  out.push_back(0);
+  out.push_back(1);
+  const size_t nonce_at = out.size();
+  out.resize(nonce_at + Crypto::kGcmNonceBytes + kRecoverySecretLen + Crypto::kGcmTagBytes);
+  uint8_t* nonce = out.data() + nonce_at;
+  uint8_t* ct = nonce + Crypto::kGcmNonceBytes;
+  const bool ok = c.random_bytes(nonce, Crypto::kGcmNonceBytes) &&
+                  c.gcm_seal(Bytes(k, sizeof k), Bytes(nonce, Crypto::kGcmNonceBytes), Bytes(out.data(), 10),
+                             secret, ct, ct + kRecoverySecretLen);
+  store::wipe(k, sizeof k);
+  if (!ok) {
+    out.clear();
+    err = "AES-256-GCM failed sealing the recovery file";
+  }
+  return ok;
+}
+
+RecordError decode_recovery(Crypto& c, Bytes file, const store::SecretKey& recovery, store::SecretKey& out,
+                            std::string& err) {
+  constexpr size_t kLen = 10 + Crypto::kGcmNonceBytes + kRecoverySecretLen + Crypto::kGcmTagBytes;
+  if (file.size() < 10) {
+    err = "recovery: the file ends inside its header";
+    return RecordError::Truncated;
+  }
+  if (std::memcmp(file.data(), kRecoveryMagic, 8) != 0) {
+    err = "recovery: not a vtpm-manager recovery file (magic)";
+    return RecordError::BadMagic;
+  }
+  if (file[8] != 0 || file[9] != 1) {
+    err = "recovery: version other than 1";
+    return RecordError::BadVersion;
+  }
+  if (file.size() != kLen) {
+    err = fmt("recovery: %llu bytes, expected %llu", file.size(), kLen);
+    return file.size() < kLen ? RecordError::Truncated : RecordError::TrailingBytes;
+  }
+  uint8_t k[Crypto::kGcmKeyBytes];
+  if (!recovery_file_key(c, recovery, k, err)) return RecordError::CryptoFailed;
+  uint8_t plain[kRecoverySecretLen];
+  const uint8_t* nonce = file.data() + 10;
+  const uint8_t* ct = nonce + Crypto::kGcmNonceBytes;
+  const bool ok = c.gcm_open(Bytes(k, sizeof k), Bytes(nonce, Crypto::kGcmNonceBytes), file.subspan(0, 10),
+                             Bytes(ct, kRecoverySecretLen), Bytes(ct + kRecoverySecretLen, Crypto::kGcmTagBytes),
+                             plain);
+  store::wipe(k, sizeof k);
+  if (!ok) {
+    store::wipe(plain, sizeof plain);
+    err = "recovery: the recovery key does not open the recovery file (another key, or a changed byte)";
+    return RecordError::NotAuthentic;
+  }
+  out.assign(plain, sizeof plain);
+  store::wipe(plain, sizeof plain);
+  return RecordError::None;
 }
 
 }  // namespace vtpm::manager

@@ -36,6 +36,9 @@ inline constexpr size_t kMaxSealedRootBytes = 2048; // MU(TPM2B_PRIVATE) || MU(T
 inline constexpr size_t kMaxSlotFileBytes = 1024 * 1024;
 inline constexpr size_t kSlotPrefixBytes = 8 + 2 + 8 + 8 + 12 + 4;  // the AAD
 inline constexpr char kHeaderFile[] = "header";
+inline constexpr char kRecoveryFile[] = "recovery";
+inline constexpr size_t kRecoveryKeyLen = 32;      // the offline recovery key vtpmctl exports
+inline constexpr size_t kRecoverySecretLen = 64;   // what the recovery file holds: root key ‖ counter auth
 inline constexpr char kSlotFiles[2][10] = {"records.a", "records.b"};
 
 enum class RecordState : uint8_t { Created = 1, Saved = 2, Retired = 3 };
@@ -148,6 +151,16 @@ RecordError decode_slot(store::Crypto& c, store::Bytes file, const store::Secret
 
 bool encode_header(store::Crypto& c, const Header& h, std::vector<uint8_t>& out, std::string& err);
 RecordError parse_header(store::Crypto& c, store::Bytes file, Header& out, std::string& err);
+
+// The offline recovery path (PCRs will change): the recovery key is HKDF(root key, "vtpm-manager
+// recovery v1"), exported once to the operator (vtpmctl export-recovery); DIR/recovery holds the
+// sealed secret (root key ‖ counter auth) under AES-256-GCM with a key HKDF'd from it:
+//   "VTPMMGRK" | be16 1 | nonce[12] | ciphertext[64] | tag[16];  AAD = the 10 header bytes
+bool derive_recovery_key(store::Crypto& c, store::Bytes root, store::SecretKey& out, std::string& err);
+bool encode_recovery(store::Crypto& c, const store::SecretKey& recovery, store::Bytes secret,
+                     std::vector<uint8_t>& out, std::string& err);
+RecordError decode_recovery(store::Crypto& c, store::Bytes file, const store::SecretKey& recovery,
+                            store::SecretKey& out, std::string& err);
 
 // Fault injection: every step of a durable write asks reached("<file>.<step>") first, steps
 // being open, write, fsync, rename, fsync_dir; a false answer stops the write there with

@@ -381,6 +381,51 @@ TEST_F(Records, EveryTruncationAndBitFlipOfTheHeaderIsRefused) {
   }
 }
 
+// The recovery file: its layout, a round trip, the key it is bound to, every truncation and
+// every bit flip refused with nothing given out.
+TEST_F(Records, TheRecoveryFileOpensOnlyWithItsKeyAndWhole) {
+  std::string err;
+  const auto root = hex("*32:41");
+  store::SecretKey recovery, other;
+  ASSERT_TRUE(derive_recovery_key(crypto_, root, recovery, err)) << err;
+  ASSERT_EQ(recovery.size(), 32u);
+  uint8_t expect[32];
+  const char info[] = "vtpm-manager recovery v1";
+  ASSERT_TRUE(crypto_.hkdf_sha256(root, store::Bytes(reinterpret_cast<const uint8_t*>(info), sizeof info - 1), expect, 32));
+  EXPECT_EQ(std::vector<uint8_t>(recovery.data(), recovery.data() + 32), std::vector<uint8_t>(expect, expect + 32));
+  const auto secret = hex("*32:41 *32:42");
+  std::vector<uint8_t> file;
+  ASSERT_TRUE(encode_recovery(crypto_, recovery, secret, file, err)) << err;
+  ASSERT_EQ(file.size(), 10u + 12 + 64 + 16);
+  EXPECT_EQ(std::vector<uint8_t>(file.begin(), file.begin() + 10), hex("56 54 50 4d 4d 47 52 4b 0001"));
+  store::SecretKey out;
+  ASSERT_EQ(decode_recovery(crypto_, file, recovery, out, err), RecordError::None) << err;
+  EXPECT_EQ(std::vector<uint8_t>(out.data(), out.data() + out.size()), secret);
+  ASSERT_TRUE(derive_recovery_key(crypto_, hex("*32:43"), other, err));
+  store::SecretKey none;
+  EXPECT_EQ(decode_recovery(crypto_, file, other, none, err), RecordError::NotAuthentic);
+  EXPECT_TRUE(none.empty());
+  for (size_t k = 0; k < file.size(); ++k) {
+    store::SecretKey got;
+    EXPECT_NE(decode_recovery(crypto_, std::vector<uint8_t>(file.begin(), file.begin() + static_cast<long>(k)), recovery, got, err),
+              RecordError::None) << "cut at " << k;
+    EXPECT_TRUE(got.empty());
+  }
+  for (size_t i = 0; i < file.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      auto b = file;
+      b[i] ^= static_cast<uint8_t>(1u << bit);
+      store::SecretKey got;
+      EXPECT_NE(decode_recovery(crypto_, b, recovery, got, err), RecordError::None) << "bit " << bit << " of byte " << i;
+      EXPECT_TRUE(got.empty());
+    }
+  }
+  auto longer = file;
+  longer.push_back(0);
+  store::SecretKey got;
+  EXPECT_EQ(decode_recovery(crypto_, longer, recovery, got, err), RecordError::TrailingBytes);
+}
+
 // Header field errors behind a correct digest (re-digested here).
 TEST_F(Records, HeaderFieldErrorsAreNamed) {
   auto with_digest = [&](const std::string& body_hex) {

@@ -4,7 +4,9 @@
 # write: start, write, restart, read back, old copy refused; then a different TPM (a fresh swtpm:
 # no/other SRK) and a TPM whose NV counter went back (an older copy of swtpm's own state: the
 # counter's auth is the manager's secret and it has no ownerwrite, so it cannot be advanced from
-# outside — checked below) both make the manager fail closed.
+# outside — checked below) both make the manager fail closed. And PCR 7 changing under the sealed
+# root key (a host update): fail closed, a wrong recovery key changes nothing, the offline
+# recovery key (vtpmctl export-recovery; vtpm-manager --recover FILE) seals it again.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/manager_lib.sh"
 it_init "$@"
@@ -36,7 +38,7 @@ stop_hwtpm() {
   ok "swtpm CMD_SHUTDOWN" swtpm_ioctl --tcp "127.0.0.1:$((HW_PORT + 1))" -s
   wait_pid_gone "$HW_PID" 10 || fail "swtpm $HW_PID still running 10 s after CMD_SHUTDOWN"
 }
-start_manager_hw() { start_manager --tpm "swtpm:host=127.0.0.1,port=$HW_PORT"; }
+start_manager_hw() { start_manager --tpm "swtpm:host=127.0.0.1,port=$HW_PORT" "$@"; }
 
 # expect_failed_closed DESC LOG-REGEX: status answers in a state other than serving, instances
 # are refused with a sentence, and the manager's log says why.
@@ -96,6 +98,37 @@ TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$HW_PORT" must_fail "owner increments 
   tpm2_nvincrement "$NV_COUNTER" -C o
 TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$HW_PORT" must_fail "empty-auth increment of $NV_COUNTER" \
   tpm2_nvincrement "$NV_COUNTER"
+
+step "PCR 7 changes (a host update): fail closed, then the offline recovery key reseals"
+start_manager_hw
+ctl export-recovery
+[[ $OUT =~ ^[0-9a-f]{64}$ ]] || fail "vtpmctl export-recovery printed no 64-digit key: $OUT"
+printf '%s\n' "$OUT" >"$W/recovery.key"
+printf '%064x\n' 1 >"$W/wrong.key"
+stop_manager
+TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$HW_PORT" ok "extend PCR 7" \
+  tpm2_pcrextend "7:sha256=$(printf 'host update' | sha256sum | cut -d' ' -f1)"
+start_manager_hw
+expect_failed_closed "PCR 7 changed" 'PCRs changed since provisioning'
+start_manager_hw --recover "$W/wrong.key"
+expect_failed_closed "a wrong recovery key" 'does not open the recovery file'
+start_manager_hw --recover "$W/recovery.key"
+assert_eq "vtpmctl status state after --recover" Serving "$(status_field state)"
+grep -q 'recovered with the offline recovery key' "$MGR_LOG" || fail "the manager log does not say it recovered"
+start_instance "$S1" "$U1" "$W/v4.log"
+nv_read_is "NV after the recovery" "$W/d2.bin"
+stop_instance
+stop_manager
+start_manager_hw  # sealed to the new PCR 7: no recovery key needed any more
+assert_eq "vtpmctl status state after the reseal" Serving "$(status_field state)"
+stop_manager
+step "the TPM restarts (PCR 7 back to zero): the recovery key reseals once more"
+stop_hwtpm
+start_hwtpm "$W/hw1"
+start_manager_hw --recover "$W/recovery.key"
+assert_eq "vtpmctl status state after the second --recover" Serving "$(status_field state)"
+C2=$(status_field counter)
+stop_manager
 
 step "the SRK replaced: the same --state against a second, fresh swtpm"
 stop_hwtpm

@@ -5,6 +5,7 @@
 //
 //   vtpm-manager --state DIR --socket PATH [--tpm TCTI] [--pcrs 7|0,7|none]
 //                [--allow-uid UID]... [--commit-interval SECONDS] [--log-level N] [--vtpmd PATH]
+//                [--recover FILE]
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -25,6 +26,7 @@
 #include "manager/server.h"
 #include "manager/stream_tcti.h"
 #include "store/openssl_crypto.h"
+#include "store/secret.h"
 #include "swtpm/net.h"
 
 namespace {
@@ -36,6 +38,7 @@ struct Options {
   std::string socket;
   std::string tpm;
   std::string vtpmd;
+  std::string recover;  // --recover FILE: the offline recovery key, 64 hex digits
   uint32_t pcr_mask = 1u << 7;
   std::vector<uid_t> allow_uids;
   int64_t commit_interval_s = 15 * 60;
@@ -57,6 +60,9 @@ const char kUsage[] =
     "  --commit-interval SECS   NV counter increment at most this long after a change (default 900)\n"
     "  --log-level N            0 quiet, 1 lifecycle (default), 2 every transition\n"
     "  --vtpmd PATH             the vtpmd that runs the simulated TPM\n"
+    "  --recover FILE           the recovery key (vtpmctl export-recovery, 64 hex digits): when\n"
+    "                           the root key no longer unseals (the PCRs changed), take it from\n"
+    "                           DIR/recovery and seal it to the current PCRs again\n"
     "  --help, --version\n";
 
 bool parse_u32(const char* s, uint32_t max, uint32_t& out) {
@@ -114,6 +120,8 @@ int parse(int argc, char** argv, Options& o) {
       if (!value(o.socket) || o.socket.empty()) return usage_error("--socket needs a path");
     } else if (a == "--tpm") {
       if (!value(o.tpm) || o.tpm.empty()) return usage_error("--tpm needs a TCTI string");
+    } else if (a == "--recover") {
+      if (!value(o.recover) || o.recover.empty()) return usage_error("--recover needs a file");
     } else if (a == "--vtpmd") {
       if (!value(o.vtpmd) || o.vtpmd.empty()) return usage_error("--vtpmd needs a path");
     } else if (a == "--pcrs") {
@@ -193,6 +201,40 @@ int start_simulated_tpm(const std::string& vtpmd, const std::string& dir, pid_t&
   }
   ::close(sv[1]);
   return sv[0];
+}
+
+// --recover FILE: 64 hex digits, surrounding white space allowed; the buffers are wiped.
+bool read_recovery_key(const std::string& path, vtpm::store::SecretKey& out, std::string& err) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = path + ": " + std::strerror(errno);
+    return false;
+  }
+  char buf[256];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  if (n < 0) n = 0;
+  uint8_t key[32];
+  size_t digits = 0;
+  bool ok = true;
+  for (ssize_t i = 0; i < n && ok; i++) {
+    const char c = buf[i];
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') continue;
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (v < 0 || digits >= 64) {
+      ok = false;
+      break;
+    }
+    if (digits % 2 == 0) key[digits / 2] = static_cast<uint8_t>(v << 4);
+    else key[digits / 2] = static_cast<uint8_t>(key[digits / 2] | v);
+    digits++;
+  }
+  ok = ok && digits == 64;
+  if (ok) out.assign(key, sizeof key);
+  vtpm::store::wipe(key, sizeof key);
+  vtpm::store::wipe(buf, sizeof buf);
+  if (!ok) err = path + ": expected the recovery key as 64 hex digits";
+  return ok;
 }
 
 class Handler final : public vtpm::transports::manager::ServerHandler {
@@ -275,6 +317,14 @@ int main(int argc, char** argv) {
   cfg.pcr_mask = o.pcr_mask;
   cfg.commit_interval_ms = o.commit_interval_s * 1000;
   vtpm::manager::ManagerCore core(cfg, tpm, crypto, log);
+  if (!o.recover.empty()) {
+    vtpm::store::SecretKey recovery;
+    if (!read_recovery_key(o.recover, recovery, err)) {
+      std::fprintf(stderr, "vtpm-manager: --recover %s\n", err.c_str());
+      return 1;
+    }
+    core.set_recovery_key(recovery);
+  }
   if (!core.start(now_ms(), err)) {
     std::fprintf(stderr, "vtpm-manager: %s\n", err.c_str());  // still serves Status (failed closed)
   } else {

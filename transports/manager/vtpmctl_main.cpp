@@ -2,7 +2,7 @@
 // manager's socket (client_link.h), answers parsed by the manager codec (protocol.h).
 //
 //   vtpmctl --manager PATH status | list | create UUID [--group G] | delete UUID
-//           | group create G --authority PUBKEY.der | group approve G FILE
+//           | group create G --authority PUBKEY.der | group approve G FILE | export-recovery
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -25,6 +25,8 @@ const char kUsage[] =
     "  create UUID [--group G]         a record (and key) for an instance that has not started yet\n"
     "  delete UUID                     retire a record: its key is destroyed, for good\n"
     "  group create G --authority K    a group whose approvals are signed by K (DER public key)\n"
+    "  export-recovery                 the offline recovery key (keep it offline; vtpm-manager\n"
+    "                                  --recover FILE uses it when the PCRs changed)\n"
     "  group approve G FILE            a signed approval of PCR values for group G (the manager\n"
     "                                  does not verify approvals yet and refuses every one)\n";
 
@@ -85,6 +87,13 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(rsp.counter), static_cast<unsigned long long>(rsp.soft_seq),
                 rsp.records);
     for (uint8_t b : rsp.srk_name) std::printf("%02x", b);
+    std::printf("\n");
+    return 0;
+  }
+  if (cmd == "export-recovery" && a.size() == 3) {
+    req.ordinal = mp::Ordinal::ExportRecovery;
+    if (const int rc = run(path, req, rsp)) return rc;
+    for (size_t i = 0; i < rsp.recovery.size(); i++) std::printf("%02x", rsp.recovery.data()[i]);
     std::printf("\n");
     return 0;
   }
