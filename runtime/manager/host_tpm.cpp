@@ -238,6 +238,42 @@ bool read_srk(ESYS_CONTEXT* c, ESYS_TR& handle, SrkInfo& info, std::string& err)
   return true;
 }
 
+// The ESYS_TR of NV index `index`, fresh (its name changes when WRITTEN is first set, reference
+// §4.3), with `auth32` set on it unless it is empty (owner auth is used then).
+bool open_nv_index(ESYS_CONTEXT* c, uint32_t index, Bytes auth32, Closed& nv, std::string& err) {
+  TSS2_RC rc = Esys_TR_FromTPMPublic(c, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv.handle);
+  if (rc != TSS2_RC_SUCCESS) {
+    err = tpm_rc(rc) == TPM2_RC_HANDLE
+              ? "there is no NV index " + hex32(index) + " in the TPM (" + rc_text(rc) + ")"
+              : failed("reading NV index " + hex32(index) + " (Esys_TR_FromTPMPublic)", rc);
+    return false;
+  }
+  if (auth32.empty()) return true;
+  TPM2B_AUTH auth{};
+  auth.size = 32;
+  std::memcpy(auth.buffer, auth32.data(), 32);
+  rc = Esys_TR_SetAuth(c, nv.handle, &auth);
+  vtpm::store::wipe(&auth, sizeof(auth));
+  if (rc != TSS2_RC_SUCCESS) {
+    err = failed("Esys_TR_SetAuth on NV index " + hex32(index), rc);
+    return false;
+  }
+  return true;
+}
+
+// Runs an NV command until it succeeds or fails for good: the TPM's NV rate limit (NV_RATE,
+// RETRY, NV_UNAVAILABLE) has no event to wait for, so a doubling backoff, kNvAttempts at most.
+template <typename F>
+TSS2_RC with_nv_retry(F command) {
+  int backoff = kFirstBackoffMs;
+  for (int attempt = 1;; ++attempt) {
+    const TSS2_RC rc = command();
+    if (rc == TSS2_RC_SUCCESS || !retryable_nv(rc) || attempt == kNvAttempts) return rc;
+    sleep_ms(backoff);
+    backoff *= 2;
+  }
+}
+
 }  // namespace
 
 bool HostTpm::open(const std::string& tcti, std::string& err) {
@@ -686,39 +722,16 @@ bool HostTpm::increment_counter(uint32_t index, Bytes auth32, std::string& err) 
   }
   if (!need_srk(err)) return false;
   ESYS_CONTEXT* c = ctx_of(esys_);
-  // A fresh ESYS_TR each time: the name changes when WRITTEN is first set (reference §4.3).
   Closed nv(c);
-  TSS2_RC rc =
-      Esys_TR_FromTPMPublic(c, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv.handle);
-  if (rc != TSS2_RC_SUCCESS) {
-    err = tpm_rc(rc) == TPM2_RC_HANDLE
-              ? "there is no NV index " + hex32(index) + " in the TPM (" + rc_text(rc) + ")"
-              : failed("reading NV index " + hex32(index) + " (Esys_TR_FromTPMPublic)", rc);
-    return false;
-  }
-  TPM2B_AUTH auth{};
-  auth.size = 32;
-  std::memcpy(auth.buffer, auth32.data(), 32);
-  rc = Esys_TR_SetAuth(c, nv.handle, &auth);
-  vtpm::store::wipe(&auth, sizeof(auth));
-  if (rc != TSS2_RC_SUCCESS) {
-    err = failed("Esys_TR_SetAuth on NV index " + hex32(index), rc);
-    return false;
-  }
+  if (!open_nv_index(c, index, auth32, nv, err)) return false;
   Flushed salted(c);
-  rc = start_salted(c, srk_, 0, &salted.handle);  // NV_Increment has no parameters to encrypt
+  TSS2_RC rc = start_salted(c, srk_, 0, &salted.handle);  // NV_Increment has no parameters to encrypt
   if (rc != TSS2_RC_SUCCESS) {
     err = failed("starting the SRK-salted session (TPM2_StartAuthSession)", rc);
     return false;
   }
-  int backoff = kFirstBackoffMs;
-  for (int attempt = 1;; ++attempt) {
-    rc = Esys_NV_Increment(c, nv.handle, nv.handle, salted.handle, ESYS_TR_NONE, ESYS_TR_NONE);
-    if (rc == TSS2_RC_SUCCESS) return true;
-    if (!retryable_nv(rc) || attempt == kNvAttempts) break;
-    sleep_ms(backoff);  // the TPM's NV rate limit has no event to wait for
-    backoff *= 2;
-  }
+  rc = with_nv_retry([&] { return Esys_NV_Increment(c, nv.handle, nv.handle, salted.handle, ESYS_TR_NONE, ESYS_TR_NONE); });
+  if (rc == TSS2_RC_SUCCESS) return true;
   err = failed("TPM2_NV_Increment of NV index " + hex32(index), rc);
   return false;
 }
@@ -732,42 +745,18 @@ bool HostTpm::read_counter(uint32_t index, Bytes auth32, uint64_t& value, std::s
   if (!need_srk(err)) return false;
   ESYS_CONTEXT* c = ctx_of(esys_);
   Closed nv(c);
-  TSS2_RC rc =
-      Esys_TR_FromTPMPublic(c, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv.handle);
-  if (rc != TSS2_RC_SUCCESS) {
-    err = tpm_rc(rc) == TPM2_RC_HANDLE
-              ? "there is no NV index " + hex32(index) + " in the TPM (" + rc_text(rc) + ")"
-              : failed("reading NV index " + hex32(index) + " (Esys_TR_FromTPMPublic)", rc);
-    return false;
-  }
-  ESYS_TR authorizer = ESYS_TR_RH_OWNER;
-  if (!auth32.empty()) {
-    TPM2B_AUTH auth{};
-    auth.size = 32;
-    std::memcpy(auth.buffer, auth32.data(), 32);
-    rc = Esys_TR_SetAuth(c, nv.handle, &auth);
-    vtpm::store::wipe(&auth, sizeof(auth));
-    if (rc != TSS2_RC_SUCCESS) {
-      err = failed("Esys_TR_SetAuth on NV index " + hex32(index), rc);
-      return false;
-    }
-    authorizer = nv.handle;
-  }
+  if (!open_nv_index(c, index, auth32, nv, err)) return false;
+  const ESYS_TR authorizer = auth32.empty() ? ESYS_TR_RH_OWNER : nv.handle;
   Flushed salted(c);
-  rc = start_salted(c, srk_, TPMA_SESSION_ENCRYPT, &salted.handle);
+  TSS2_RC rc = start_salted(c, srk_, TPMA_SESSION_ENCRYPT, &salted.handle);
   if (rc != TSS2_RC_SUCCESS) {
     err = failed("starting the SRK-salted session (TPM2_StartAuthSession)", rc);
     return false;
   }
   EsysOut<TPM2B_MAX_NV_BUFFER> data;
-  int backoff = kFirstBackoffMs;
-  for (int attempt = 1;; ++attempt) {
-    rc = Esys_NV_Read(c, authorizer, nv.handle, salted.handle, ESYS_TR_NONE, ESYS_TR_NONE, 8, 0,
-                      &data.p);
-    if (rc == TSS2_RC_SUCCESS || !retryable_nv(rc) || attempt == kNvAttempts) break;
-    sleep_ms(backoff);
-    backoff *= 2;
-  }
+  rc = with_nv_retry([&] {
+    return Esys_NV_Read(c, authorizer, nv.handle, salted.handle, ESYS_TR_NONE, ESYS_TR_NONE, 8, 0, &data.p);
+  });
   if (rc != TSS2_RC_SUCCESS) {
     err = failed(std::string("TPM2_NV_Read of NV index ") + hex32(index) +
                      (auth32.empty() ? " with owner auth" : " with its auth"),
