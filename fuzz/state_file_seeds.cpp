@@ -9,55 +9,14 @@
 #include "state_file_keys.h"
 #include "store/blob_codec.h"
 #include "store/blob_format.h"
-#include "store/openssl_crypto.h"
+#include "seed_support.h"
 
 namespace {
 
+using vtpm::fuzz::CountingCrypto;
+using vtpm::fuzz::write;
+
 using namespace vtpm::store;
-
-// OpenSSL, except that "random" bytes count up: deterministic seeds.
-class CountingCrypto final : public Crypto {
- public:
-  bool random_bytes(uint8_t* out, size_t n) override {
-    for (size_t i = 0; i < n; ++i) out[i] = next_++;
-    return true;
-  }
-  bool gcm_seal(Bytes k, Bytes n, Bytes a, Bytes p, uint8_t* c, uint8_t* t) override {
-    return o_.gcm_seal(k, n, a, p, c, t);
-  }
-  bool gcm_open(Bytes k, Bytes n, Bytes a, Bytes c, Bytes t, uint8_t* p) override {
-    return o_.gcm_open(k, n, a, c, t, p);
-  }
-  bool cbc_encrypt(Bytes k, Bytes iv, Bytes in, uint8_t* out) override {
-    return o_.cbc_encrypt(k, iv, in, out);
-  }
-  bool cbc_decrypt(Bytes k, Bytes iv, Bytes in, uint8_t* out) override {
-    return o_.cbc_decrypt(k, iv, in, out);
-  }
-  bool hmac_sha256(Bytes k, Bytes a, Bytes b, uint8_t* out) override {
-    return o_.hmac_sha256(k, a, b, out);
-  }
-  bool sha256(Bytes in, uint8_t* out) override { return o_.sha256(in, out); }
-  bool sha512(Bytes in, uint8_t* out) override { return o_.sha512(in, out); }
-  bool pbkdf2_sha512(Bytes p, Bytes s, uint32_t it, uint8_t* out, size_t n) override {
-    return o_.pbkdf2_sha512(p, s, it, out, n);
-  }
-  bool hkdf_sha256(Bytes ikm, Bytes info, uint8_t* out, size_t n) override {
-    return o_.hkdf_sha256(ikm, info, out, n);
-  }
-
- private:
-  OpensslCrypto o_;
-  uint8_t next_ = 0;
-};
-
-bool write(const std::string& dir, const char* name, const std::vector<uint8_t>& b) {
-  const std::string path = dir + "/" + name;
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return false;
-  const bool ok = std::fwrite(b.data(), 1, b.size(), f) == b.size();
-  return std::fclose(f) == 0 && ok;
-}
 
 // Header version 1 / headerless encryption: AES-CBC, zero IV, over SHA-256(data)‖data, padded.
 std::vector<uint8_t> legacy(Crypto& c, Bytes key, Bytes data) {
