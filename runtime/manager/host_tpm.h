@@ -55,6 +55,29 @@ class SecretBytes {
   size_t size_ = 0;
 };
 
+// A group's signing key (vtpmctl group create --authority) as the TPM needs it: built from the
+// PEM/DER SubjectPublicKeyInfo by approval.h; the TPM computes its name (Esys_LoadExternal).
+enum class SigningKind : uint8_t { Rsa2048 = 1, EccP256 = 2 };
+struct SigningKey {
+  SigningKind kind = SigningKind::EccP256;
+  std::vector<uint8_t> a;  // RSA modulus (256 bytes) or the ECC point's x (32 bytes)
+  std::vector<uint8_t> b;  // the ECC point's y (32 bytes); empty for RSA
+  uint32_t exponent = 65537;
+};
+// A signature over aHash in the TPM's terms: RSASSA-PKCS1-v1_5/SHA-256 (a = the 256-byte
+// signature) or ECDSA/SHA-256 (a = r, b = s, each 32 bytes big-endian).
+struct TpmSignature {
+  std::vector<uint8_t> a;
+  std::vector<uint8_t> b;
+};
+// What a group's approval authorizes (approval.h has the file): PolicyPCR(pcr_mask, pcr_digest)
+// then PolicyNV(revocation index, be64 seq, offset 0, TPM_EO_UNSIGNED_LE).
+struct ApprovedPolicy {
+  uint32_t pcr_mask = 0;
+  uint8_t pcr_digest[32] = {};
+  uint64_t seq = 0;
+};
+
 class HostTpm {
  public:
   static constexpr uint32_t kSrkHandle = 0x81000001;
@@ -92,6 +115,39 @@ class HostTpm {
   // The inverse; pcr_mask must be the one given to seal. On failure why says which kind.
   bool unseal(Bytes sealed, uint32_t pcr_mask, SecretBytes& out, TpmError& why, std::string& err);
 
+  // ---- groups: PolicyAuthorize by the group's signing key (runtime/manager/README.md) ----
+  static constexpr uint32_t kFirstRevocationIndex = 0x01500200;
+  // The TPM's name of `key` (be16 nameAlg SHA-256 || digest): Esys_LoadExternal under the owner
+  // hierarchy, Esys_TR_GetName, flushed.
+  bool key_name(const SigningKey& key, std::vector<uint8_t>& name_out, std::string& err);
+  // SHA-256 over the current SHA-256-bank values of the PCRs in pcr_mask, in index order: the
+  // pcrDigest PolicyPCR compares (TPM2_PCR_Read, then TPM2_Hash: no hashing outside the TPM).
+  bool pcr_digest(uint32_t pcr_mask, uint8_t out[32], std::string& err);
+  // Seals secret under the SRK with authPolicy = PolicyAuthorize(name of key, policy_ref)
+  // (computed by the TPM in a trial session). Same blob format as seal().
+  bool seal_authorized(Bytes secret, const SigningKey& key, Bytes policy_ref,
+                       std::vector<uint8_t>& sealed_out, std::string& err);
+  // An ordinary 8-byte NV index (AUTHWRITE|AUTHREAD|NO_DA, auth32) at the first free index from
+  // kFirstRevocationIndex, written once with be64 0 (PolicyNV needs it written; its name is
+  // fixed from then on). Its value is the lowest approval sequence still valid.
+  bool define_revocation(Bytes auth32, uint32_t& index_out, std::string& err);
+  // NV_Write of be64 value (the caller only ever raises it). read_counter reads it.
+  bool write_revocation(uint32_t index, Bytes auth32, uint64_t value, std::string& err);
+  // The approvedPolicy digest of `p` against revocation index `index` (a trial session:
+  // PolicyPCR(p.pcr_digest), PolicyNV(index, be64 p.seq, 0, UNSIGNED_LE), PolicyGetDigest).
+  bool approved_policy(uint32_t index, Bytes auth32, const ApprovedPolicy& p, uint8_t out[32],
+                       std::string& err);
+  // TPM2_VerifySignature of sig over digest32 by key (loaded external, owner hierarchy).
+  bool verify_signature(const SigningKey& key, Bytes digest32, const TpmSignature& sig,
+                        std::string& err);
+  // Unseals a seal_authorized blob: policy session, PolicyPCR(p) + PolicyNV(index, p.seq),
+  // VerifySignature(SHA-256(approvedPolicy || policy_ref)) -> ticket, PolicyAuthorize, Unseal
+  // (response encrypted by the salted session). PolicyFailed: the PCRs differ from p's digest,
+  // or the index is above p.seq (revoked), or the signature does not verify.
+  bool unseal_authorized(Bytes sealed, const SigningKey& key, Bytes policy_ref, uint32_t index,
+                         Bytes auth32, const ApprovedPolicy& p, const TpmSignature& sig,
+                         SecretBytes& out, TpmError& why, std::string& err);
+
   // Defines a non-orderly NV counter (NT_COUNTER, AUTHWRITE|AUTHREAD|OWNERREAD|NO_DA, 8 bytes)
   // with auth (exactly 32 bytes) at the first free index from kFirstCounterIndex, increments it
   // once (so it can be read) and returns the index. Needs the SRK (salted session).
@@ -103,6 +159,9 @@ class HostTpm {
 
  private:
   bool need_srk(std::string& err);
+  bool create_sealed(Bytes secret, const uint8_t* policy, size_t policy_len,
+                     std::vector<uint8_t>& sealed_out, std::string& err);
+  bool load_external(const SigningKey& key, uint32_t& handle_out, std::string& err);
   bool start(void* tcti, const std::string& name, std::string& err);  // srk_ from 0x81000001 if not cached yet
 
   void* tcti_ = nullptr;  // TSS2_TCTI_CONTEXT* (tss2 types stay out of this header)
