@@ -21,7 +21,8 @@ void check(bool ok) {
 constexpr Ordinal kOrdinals[] = {
     Ordinal::SaveHashKey, Ordinal::LoadHashKey, Ordinal::Open,   Ordinal::Prepare,
     Ordinal::Commit,      Ordinal::Status,      Ordinal::List,   Ordinal::Create,
-    Ordinal::Delete,      Ordinal::GroupCreate, Ordinal::GroupApprove, Ordinal::ExportRecovery};
+    Ordinal::Delete,      Ordinal::GroupCreate, Ordinal::GroupApprove, Ordinal::ExportRecovery,
+    Ordinal::ApprovalRequest};
 
 bool same(const std::vector<uint8_t>& a, const uint8_t* b, size_t n) {
   if (a.size() != n) return false;

@@ -5,6 +5,7 @@
 // file's parser at every truncated and oversized length (table-driven over every byte count).
 #include "manager/approval.h"
 #include "manager/host_tpm.h"
+#include "manager/approval_test_support.h"
 #include "manager/tpm_test_support.h"
 
 #include <openssl/evp.h>
@@ -21,63 +22,11 @@
 namespace vtpm::manager {
 namespace {
 
+using testing::pcr16;
+using testing::Signer;
 using testing::Swtpm;
 
 constexpr uint32_t kPcr16 = 1u << 16;
-
-// The signer's private key and its SPKI PEM (what `group create --authority` gets).
-struct Signer {
-  EVP_PKEY* key = nullptr;
-  std::string pem;
-  explicit Signer(bool rsa) {
-    key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_PUBKEY(bio, key);
-    char* p = nullptr;
-    const long n = BIO_get_mem_data(bio, &p);
-    pem.assign(p, static_cast<size_t>(n));
-    BIO_free(bio);
-  }
-  ~Signer() { EVP_PKEY_free(key); }
-  Signer(const Signer&) = delete;
-  Signer& operator=(const Signer&) = delete;
-  // What `openssl dgst -sha256 -sign` does over TBS.
-  std::vector<uint8_t> sign(const std::vector<uint8_t>& tbs) const {
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    size_t len = 0;
-    EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key);
-    EVP_DigestSign(md, nullptr, &len, tbs.data(), tbs.size());
-    std::vector<uint8_t> sig(len);
-    EVP_DigestSign(md, sig.data(), &len, tbs.data(), tbs.size());
-    sig.resize(len);
-    EVP_MD_CTX_free(md);
-    return sig;
-  }
-};
-
-// Extends (or resets) SHA-256 PCR 16 on a connection of the test's own.
-bool pcr16(const std::string& tcti, bool reset) {
-  TSS2_TCTI_CONTEXT* t = nullptr;
-  if (Tss2_TctiLdr_Initialize(tcti.c_str(), &t) != TSS2_RC_SUCCESS) return false;
-  ESYS_CONTEXT* c = nullptr;
-  if (Esys_Initialize(&c, t, nullptr) != TSS2_RC_SUCCESS) {
-    Tss2_TctiLdr_Finalize(&t);
-    return false;
-  }
-  TSS2_RC rc;
-  if (reset) {
-    rc = Esys_PCR_Reset(c, ESYS_TR_PCR0 + 16, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
-  } else {
-    TPML_DIGEST_VALUES d{};
-    d.count = 1;
-    d.digests[0].hashAlg = TPM2_ALG_SHA256;
-    std::memset(d.digests[0].digest.sha256, 0x5a, 32);
-    rc = Esys_PCR_Extend(c, ESYS_TR_PCR0 + 16, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d);
-  }
-  Esys_Finalize(&c);
-  Tss2_TctiLdr_Finalize(&t);
-  return rc == TSS2_RC_SUCCESS;
-}
 
 Bytes span(const std::vector<uint8_t>& v) { return Bytes(v.data(), v.size()); }
 Bytes span(const std::string& s) {

@@ -28,6 +28,7 @@ mgr::ReqKind kind_of(Ordinal o) {
     case Ordinal::Delete:
     case Ordinal::GroupCreate:
     case Ordinal::GroupApprove:
+    case Ordinal::ApprovalRequest:
     case Ordinal::ExportRecovery: return mgr::ReqKind::Admin;
   }
   return mgr::ReqKind::Admin;
@@ -462,6 +463,7 @@ bool ManagerCore::needs_commit(const Request& req) {
     case Ordinal::Status:
     case Ordinal::List:
     case Ordinal::LoadHashKey:
+    case Ordinal::ApprovalRequest:
     case Ordinal::ExportRecovery: return false;
     case Ordinal::Open: {
       const Record* rec = find(req.uuid);
@@ -498,9 +500,8 @@ Status ManagerCore::execute(const PeerId& peer, const Request& req, Response& rs
       std::string err;
       return derive_recovery_key(crypto_, root_.span(), rsp.recovery, err) ? Status::Success : Status::StorageError;
     }
-    case Ordinal::GroupApprove:
-      // Signed approvals (PolicyAuthorize) are not built yet: refused, nothing stored.
-      return peer.admin ? Status::BadApproval : Status::NotAdmin;
+    case Ordinal::GroupApprove: return do_group_approve(peer, req);
+    case Ordinal::ApprovalRequest: return do_approval_request(peer, req, rsp);
   }
   return Status::Malformed;
 }
@@ -549,10 +550,15 @@ Status ManagerCore::do_open(const PeerId& peer, const Request& req) {
     fresh.group = req.group;
     fresh.state = RecordState::Created;
     fresh.created_seq = soft_seq_ + 1;
+    store::SecretKey group_wrap;
+    if (!fresh.group.empty()) {
+      if (const Status s = group_wrap_key(fresh.group, group_wrap); s != Status::Success) return s;
+    }
     uint8_t key[kInstanceKeyBytes];
     std::string err;
     if (!crypto_.random_bytes(key, sizeof key) ||
-        !wrap_instance_key(crypto_, keys_.wrap, fresh, store::Bytes(key, sizeof key), fresh.wrapped, err)) {
+        !wrap_instance_key(crypto_, fresh.group.empty() ? keys_.wrap : group_wrap, fresh,
+                           store::Bytes(key, sizeof key), fresh.wrapped, err)) {
       store::wipe(key, sizeof key);
       return Status::StorageError;
     }
@@ -576,8 +582,15 @@ Status ManagerCore::do_open(const PeerId& peer, const Request& req) {
       return s;
     }
   }
+  // A group's instance: its key is under the group's secret, which the TPM releases only with
+  // a valid approval of the PCRs now (runtime/manager/README.md "Group approvals").
+  store::SecretKey group_wrap;
+  if (!rec->group.empty()) {
+    if (const Status s = group_wrap_key(rec->group, group_wrap); s != Status::Success) return s;
+  }
   std::string err;
-  if (unwrap_instance_key(crypto_, keys_.wrap, *rec, staged_key_, err) != RecordError::None) {
+  if (unwrap_instance_key(crypto_, rec->group.empty() ? keys_.wrap : group_wrap, *rec,
+                          staged_key_, err) != RecordError::None) {
     log_(1, "vtpm-manager: the key of " + who + " does not unwrap: " + err);
     return Status::StorageError;
   }
@@ -685,19 +698,6 @@ Status ManagerCore::do_delete(const PeerId& peer, const Request& req) {
   rec->xen_blob = XenBlob{};
   const Status s = changed(now_ms_, true, "delete");
   if (s != Status::Success) *find(req.uuid) = before;
-  return s;
-}
-
-Status ManagerCore::do_group_create(const PeerId& peer, const Request& req) {
-  if (!peer.admin) return Status::NotAdmin;
-  for (const Group& g : table_.groups)
-    if (g.name == req.group) return Status::Exists;
-  Group g;
-  g.name = req.group;
-  g.spki = req.spki;
-  table_.groups.push_back(g);
-  const Status s = changed(now_ms_, true, "group create");
-  if (s != Status::Success) table_.groups.pop_back();
   return s;
 }
 

@@ -115,6 +115,13 @@ class ManagerCore {
   Status do_create(const PeerId& peer, const Request& req);
   Status do_delete(const PeerId& peer, const Request& req);
   Status do_group_create(const PeerId& peer, const Request& req);
+  Status do_group_approve(const PeerId& peer, const Request& req);
+  Status do_approval_request(const PeerId& peer, const Request& req, Response& rsp);
+  // core_groups.cpp: the group's revocation-index auth (HKDF of the root key and the name), and
+  // the key its instances' keys are wrapped under (HKDF of the unsealed group secret).
+  bool group_nv_auth(const std::string& name, store::SecretKey& out);
+  Status group_wrap_key(const std::string& name, store::SecretKey& out);
+  Group* find_group(const std::string& name);
   void do_status(Response& rsp);
   void do_list(Response& rsp);
   Status changed(int64_t now_ms, bool durable, const char* why);

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "manager/approval.h"
+#include "manager/approval_test_support.h"
 #include "manager/tpm_test_support.h"
 #include "store/openssl_crypto.h"
 #include "store/store_test_support.h"
@@ -120,6 +122,7 @@ struct Answer {
   Digest digest{}, prepared_digest{};
   std::vector<uint8_t> key;
   std::vector<uint8_t> recovery;
+  std::vector<uint8_t> approval;  // ApprovalRequest: the unsigned approval
   uint32_t state = 0, records = 0;
   uint64_t counter = 0, soft_seq = 0;
   std::vector<uint8_t> srk_name;
@@ -146,6 +149,7 @@ Answer send(ManagerCore& core, const PeerId& peer, const std::vector<uint8_t>& m
   a.prepared_digest = rsp.prepared_digest;
   a.key.assign(rsp.key.data(), rsp.key.data() + rsp.key.size());
   a.recovery.assign(rsp.recovery.data(), rsp.recovery.data() + rsp.recovery.size());
+  a.approval = rsp.approval;
   a.state = rsp.state;
   a.records = rsp.records;
   a.counter = rsp.counter;
@@ -507,7 +511,7 @@ TEST_F(CoreTest, MalformedMessagesAreRefusedTheManagerServesOnAndNothingChanges)
   const PeerId peer{1, 0, true};  // an admin bound to a record: every ordinal would act
   const Uuid bound = uuid_of(6);
   ASSERT_EQ(call(peer, msg_open(bound, true)).status, Status::Success);
-  ASSERT_EQ(call(kAdmin, msg_group_create("g1", {0x30, 0x03, 0x02, 0x01, 0x01})).status, Status::Success);
+  ASSERT_EQ(call(kAdmin, msg_group_create("g1", testing::Signer(false).der())).status, Status::Success);
   ASSERT_EQ(call(peer, msg_save(64)).status, Status::Success);
 
   // One valid message of every ordinal, each of whose shorter prefixes (with paramSize fixed
@@ -526,7 +530,7 @@ TEST_F(CoreTest, MalformedMessagesAreRefusedTheManagerServesOnAndNothingChanges)
         r.group = "g1";
       }),
       msg_uuid(Ordinal::Delete, bound),
-      msg_group_create("g2", {0x30, 0x03, 0x02, 0x01, 0x02}),
+      msg_group_create("g2", testing::Signer(false).der()),
       msg_group_approve("g1", {1, 2, 3, 4}),
   };
   std::vector<std::pair<std::string, std::vector<uint8_t>>> bad;
@@ -994,6 +998,152 @@ TEST_F(CoreTest, HeaderTruncatedOrFlippedAtEveryByteFailsClosedAndIsLeftAlone) {
   ASSERT_TRUE(write_path(path, header));
   boot_ok();
   EXPECT_EQ(call(instance(1), msg_open(uuid_of(1), false)).status, Status::Success);
+}
+
+}  // namespace
+}  // namespace vtpm::manager
+
+// ---- groups: approvals signed offline, PolicyAuthorize by the group's key ------------------
+
+namespace vtpm::manager {
+namespace {
+
+constexpr uint32_t kPcr16 = 1u << 16;
+
+std::vector<uint8_t> msg_approval_request(const std::string& group, uint64_t seq, uint32_t mask) {
+  return encoded([&](Request& r) {
+    r.ordinal = Ordinal::ApprovalRequest;
+    r.group = group;
+    r.seq = seq;
+    r.pcr_mask = mask;
+  });
+}
+
+// What the offline signer does with approval-request's answer: sign TBS, append the signature.
+std::vector<uint8_t> signed_approval(const std::vector<uint8_t>& request, const testing::Signer& s) {
+  std::vector<uint8_t> padded = request;
+  padded.resize(padded.size() + 8, 0);
+  Approval a;
+  std::string err;
+  EXPECT_EQ(parse_approval(padded.data(), padded.size(), a, err), ApprovalError::None) << err;
+  std::vector<uint8_t> tbs;
+  approval_tbs(a, tbs);
+  std::vector<uint8_t> file = request;
+  const std::vector<uint8_t> sig = s.sign(tbs);
+  file.insert(file.end(), sig.begin(), sig.end());
+  return file;
+}
+
+class GroupCoreTest : public CoreTest {
+ protected:
+  std::vector<uint8_t> request(const std::string& g, uint64_t seq) {
+    const Answer a = call(kAdmin, msg_approval_request(g, seq, kPcr16));
+    EXPECT_EQ(a.status, Status::Success) << status_str(a.status);
+    return a.approval;
+  }
+  Status approve(const std::string& g, const std::vector<uint8_t>& file) {
+    return call(kAdmin, msg_group_approve(g, file)).status;
+  }
+  // The manager stops, PCR 16 moves, the manager starts again (its root key is on PCR 7).
+  void host_update() {
+    down();
+    ASSERT_TRUE(testing::pcr16(swtpm_.tcti(), false));
+    boot_ok();
+  }
+  bool logged(const std::string& text) const {
+    for (const std::string& l : log_)
+      if (l.find(text) != std::string::npos) return true;
+    return false;
+  }
+  testing::Signer signer_{false};
+};
+
+TEST_F(GroupCoreTest, GroupInstanceKeyIsReleasedOnlyUnderAnApprovalOfThePcrsNow) {
+  boot_ok();
+  const std::vector<uint8_t> pem(signer_.pem.begin(), signer_.pem.end());
+  ASSERT_EQ(call(kAdmin, msg_group_create("web", pem)).status, Status::Success);
+  const Uuid u = uuid_of(0x31);
+  // No approval yet: the group's secret stays sealed, no record is made.
+  Stored before = stored();
+  EXPECT_EQ(call(kAdmin, encoded([&](Request& r) {
+              r.ordinal = Ordinal::Create;
+              r.uuid = u;
+              r.group = "web";
+            })).status,
+            Status::BadApproval);
+  EXPECT_EQ(stored(), before);
+  EXPECT_TRUE(logged("no signed approval is stored"));
+
+  ASSERT_EQ(approve("web", signed_approval(request("web", 1), signer_)), Status::Success);
+  ASSERT_EQ(call(kAdmin, encoded([&](Request& r) {
+              r.ordinal = Ordinal::Create;
+              r.uuid = u;
+              r.group = "web";
+            })).status,
+            Status::Success);
+  const Answer first = call(instance(1), msg_open(u, false, "web"));
+  ASSERT_EQ(first.status, Status::Success);
+  ASSERT_EQ(first.key.size(), kKeyBytes);
+  boot_ok();  // a restart: the same key under the same approval
+  EXPECT_EQ(call(instance(2), msg_open(u, false)).key, first.key);
+
+  host_update();  // PCR 16 changed: approval 1 no longer fits, start refused
+  EXPECT_EQ(call(instance(3), msg_open(u, false)).status, Status::BadApproval);
+  EXPECT_TRUE(logged("no stored approval matches the PCRs now"));
+
+  const std::vector<uint8_t> old_file = signed_approval(request("web", 1), signer_);
+  const std::vector<uint8_t> second = signed_approval(request("web", 2), signer_);
+  ASSERT_EQ(approve("web", second), Status::Success);  // a new approval, no re-seal
+  const Answer again = call(instance(4), msg_open(u, false));
+  ASSERT_EQ(again.status, Status::Success);
+  EXPECT_EQ(again.key, first.key);
+
+  // Stale: the same sequence again, or an older one (even one signed for the PCRs now).
+  before = stored();
+  EXPECT_EQ(approve("web", second), Status::Stale);
+  EXPECT_EQ(approve("web", old_file), Status::Stale);
+  EXPECT_EQ(stored(), before);
+}
+
+TEST_F(GroupCoreTest, RevokedApprovalReplayBadSignatureAndOtherGroupsAreRefusedNothingChanges) {
+  boot_ok();
+  const std::vector<uint8_t> pem(signer_.pem.begin(), signer_.pem.end());
+  ASSERT_EQ(call(kAdmin, msg_group_create("web", pem)).status, Status::Success);
+  ASSERT_EQ(call(kAdmin, msg_group_create("db", signer_.der())).status, Status::Success);
+  const std::vector<uint8_t> a1 = signed_approval(request("web", 1), signer_);
+  const std::vector<uint8_t> a2 = signed_approval(request("web", 2), signer_);
+  ASSERT_EQ(approve("web", a2), Status::Success);
+  const Stored before = stored();
+  EXPECT_EQ(approve("web", a1), Status::Stale);  // revoked by approval 2
+
+  std::vector<uint8_t> bad = signed_approval(request("web", 3), signer_);
+  bad.back() ^= 0x01;
+  EXPECT_EQ(approve("web", bad), Status::BadApproval);
+  testing::Signer stranger(false);
+  EXPECT_EQ(approve("web", signed_approval(request("web", 3), stranger)), Status::BadApproval);
+  const std::vector<uint8_t> for_db = signed_approval(request("db", 5), signer_);
+  EXPECT_EQ(approve("web", for_db), Status::Foreign);  // same key, another group
+  EXPECT_EQ(approve("nope", for_db), Status::NoSuchGroup);
+  // An approval whose approvedPolicy does not match its own fields (signed as it is).
+  std::vector<uint8_t> req = request("web", 3);
+  req[req.size() - 1] ^= 0x40;  // the last byte of approved_policy
+  EXPECT_EQ(approve("web", signed_approval(req, signer_)), Status::BadApproval);
+  EXPECT_EQ(call(instance(1), msg_approval_request("web", 3, kPcr16)).status, Status::NotAdmin);
+  EXPECT_EQ(call(instance(1), msg_group_approve("web", a2)).status, Status::NotAdmin);
+
+  // Truncated at every length, and oversized, from a valid approval 3.
+  const std::vector<uint8_t> good = signed_approval(request("web", 3), signer_);
+  for (size_t n = 0; n < good.size(); ++n) {
+    const std::vector<uint8_t> cut(good.begin(), good.begin() + static_cast<long>(n));
+    EXPECT_NE(approve("web", cut), Status::Success) << n;
+  }
+  for (size_t extra : {size_t{1}, size_t{7}, kApprovalMaxBytes - good.size() + 1, size_t{2000}}) {
+    std::vector<uint8_t> big = good;
+    big.resize(good.size() + extra, 0x5a);
+    EXPECT_NE(approve("web", big), Status::Success) << extra;
+  }
+  EXPECT_EQ(stored(), before);
+  ASSERT_EQ(approve("web", good), Status::Success);  // the untouched one still goes in
 }
 
 }  // namespace

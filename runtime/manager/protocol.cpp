@@ -246,6 +246,13 @@ ParseResult parse_request_body(Ordinal ord, const uint8_t* p, size_t n, Request&
       }
       b.end(r);
       return r;
+    case Ordinal::ApprovalRequest:
+      if (!b.string("the group name", kMaxGroupBytes, out.group, r) ||
+          !b.u64("the sequence", out.seq, r) || !b.u32("the PCR mask", out.pcr_mask, r)) {
+        return r;
+      }
+      b.end(r);
+      return r;
   }
   return fail(ParseError::UnknownOrdinal, "unknown ordinal");  // not reached: checked before
 }
@@ -289,6 +296,10 @@ ParseResult parse_response_body(Ordinal ord, const uint8_t* p, size_t n, Respons
     case Ordinal::ExportRecovery:
       if (!exact(name, n, kRecoveryKeyBytes, r)) return r;
       out.recovery.assign(p, kRecoveryKeyBytes);
+      return r;
+    case Ordinal::ApprovalRequest:
+      if (!b.bytes("the approval request", 4, kMaxMessageBytes, out.approval, r)) return r;
+      b.end(r);
       return r;
     case Ordinal::Status:
       if (!b.u32("the state", out.state, r) || !b.u64("the counter", out.counter, r) ||
@@ -374,7 +385,7 @@ bool refuse(std::vector<uint8_t>& out) {
 
 bool ordinal_known(uint32_t o) {
   return (o >= 1 && o <= 2) || (o >= 0x40000001 && o <= 0x40000003) ||
-         (o >= 0x40000010 && o <= 0x40000016);
+         (o >= 0x40000010 && o <= 0x40000017);
 }
 
 const char* ordinal_name(uint32_t o) {
@@ -391,6 +402,7 @@ const char* ordinal_name(uint32_t o) {
     case 0x40000014: return "GroupCreate";
     case 0x40000015: return "GroupApprove";
     case 0x40000016: return "ExportRecovery";
+    case 0x40000017: return "ApprovalRequest";
     default: return "unknown";
   }
 }
@@ -486,6 +498,8 @@ void Request::reset() {
   xen_blob.clear();
   spki.clear();
   approval.clear();
+  seq = 0;
+  pcr_mask = 0;
 }
 
 void Response::reset() {
@@ -504,6 +518,7 @@ void Response::reset() {
   srk_name.clear();
   entries.clear();
   recovery.clear();
+  approval.clear();
 }
 
 ParseResult frame_length(const uint8_t* buf, size_t len, size_t& need) {
@@ -617,6 +632,12 @@ bool encode_request(const Request& q, std::vector<uint8_t>& out) {
       put_string(out, q.group);
       put_string(out, q.approval.data(), q.approval.size(), 4);
       break;
+    case Ordinal::ApprovalRequest:
+      if (q.group.size() > kMaxGroupBytes) return refuse(out);
+      put_string(out, q.group);
+      put_u64(out, q.seq);
+      put_u32(out, q.pcr_mask);
+      break;
     default:
       return refuse(out);
   }
@@ -658,6 +679,10 @@ bool encode_response(const Response& s, std::vector<uint8_t>& out) {
     case Ordinal::ExportRecovery:
       if (s.recovery.size() != kRecoveryKeyBytes) return refuse(out);
       out.insert(out.end(), s.recovery.data(), s.recovery.data() + kRecoveryKeyBytes);
+      break;
+    case Ordinal::ApprovalRequest:
+      if (s.approval.size() > kMaxMessageBytes - kHeaderBytes - 4) return refuse(out);
+      put_string(out, s.approval.data(), s.approval.size(), 4);
       break;
     case Ordinal::Status:
       if (s.srk_name.size() > kMaxSrkNameBytes) return refuse(out);

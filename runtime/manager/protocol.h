@@ -50,8 +50,9 @@ enum class Ordinal : uint32_t {
   GroupCreate = 0x40000014,
   GroupApprove = 0x40000015,
   ExportRecovery = 0x40000016,
+  ApprovalRequest = 0x40000017,  // what an offline signer signs for a group approval
 };
-// True for the twelve ordinals above.
+// True for the thirteen ordinals above.
 bool ordinal_known(uint32_t ordinal);
 // "SaveHashKey", …; "unknown" for others.
 const char* ordinal_name(uint32_t ordinal);
@@ -127,6 +128,8 @@ struct Request {
   store::SecretKey xen_blob;      // SaveHashKey: 52..64 bytes (hash and key: secret)
   std::vector<uint8_t> spki;      // GroupCreate: SubjectPublicKeyInfo DER
   std::vector<uint8_t> approval;  // GroupApprove
+  uint64_t seq = 0;               // ApprovalRequest: the approval's sequence number
+  uint32_t pcr_mask = 0;          // ApprovalRequest: the PCRs it approves (bit i = PCR i)
 
   void reset();
 };
@@ -155,6 +158,7 @@ struct Response {
   std::vector<uint8_t> srk_name;  // Status: ≤ 66 bytes
   std::vector<ListEntry> entries; // List
   store::SecretKey recovery;      // ExportRecovery: the 32-byte offline recovery key
+  std::vector<uint8_t> approval;  // ApprovalRequest: the unsigned approval file (approval.h)
 
   void reset();
 };

@@ -63,6 +63,8 @@ std::vector<Case> valid_cases() {
       {"group_create", Ordinal::GroupCreate, true, "01c1 00000018 40000014 00000002 6731 00000004 deadbeef"},
       {"group_approve", Ordinal::GroupApprove, true, "01c1 00000017 40000015 00000002 6731 00000003 010203"},
       {"export_recovery", Ordinal::ExportRecovery, true, "01c1 0000000a 40000016"},
+      {"approval_request", Ordinal::ApprovalRequest, true, "01c1 0000001c 40000017 00000002 6731 0000000000000003 00000080"},
+      {"rsp_approval_request", Ordinal::ApprovalRequest, false, "01c4 00000011 00000000 00000003 010203"},
       {"rsp_save", Ordinal::SaveHashKey, false, "01c4 0000000a 00000000"},
       {"rsp_load52", Ordinal::LoadHashKey, false, "01c4 0000003e 00000000 *52:5a"},
       {"rsp_load64", Ordinal::LoadHashKey, false, "01c4 0000004a 00000000 *52:5a *11:00 02"},
@@ -293,7 +295,7 @@ TEST(ManagerProtocol, WrongTagsAreRefused) {
 }
 
 TEST(ManagerProtocol, UnknownOrdinalsAreRefused) {
-  for (uint32_t ord : {0x0u, 0x3u, 0x4u, 0x40000000u, 0x40000004u, 0x4000000fu, 0x40000017u,
+  for (uint32_t ord : {0x0u, 0x3u, 0x4u, 0x40000000u, 0x40000004u, 0x4000000fu, 0x40000018u,
                        0x02000106u, 0x80000001u, 0xffffffffu}) {
     auto b = hex("01c1 0000000a 00000000");
     wire::put_be32(&b[6], ord);

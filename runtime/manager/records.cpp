@@ -35,7 +35,7 @@ constexpr char kWrapInfo[] = "vtpm-manager instance key v1";
 constexpr char kRecoveryInfo[] = "vtpm-manager recovery v1";            // root -> recovery key
 constexpr char kRecoveryFileInfo[] = "vtpm-manager recovery file v1";   // recovery key -> file key
 constexpr char kRecoveryMagic[] = "VTPMMGRK";
-constexpr size_t kMinGroup = 4 + 4 + 8;
+constexpr size_t kMinGroup = 4 + 4 + 8 + 4 + 4 + 4;
 constexpr size_t kMinRecord = 16 + 4 + 4 + 1 + 8 + 32 + 8 + 32 + 12 + 32 + 16 + 8 + 2;
 constexpr size_t kMaxHeaderBytes = 8 + 2 + 2 + kMaxSrkName + 1 + 4 + 4 + kMaxSealedRootBytes + 4 + 32;
 constexpr int kMaxEintr = 100;
@@ -211,7 +211,10 @@ RecordError decode_table_into(Bytes in, Table& t, std::string& err) {
   for (Group& g : t.groups) {
     if (!r.string("a group name", kMaxGroupNameBytes, g.name, e, err) ||
         !r.bytes("a group's public key", 4, kMaxGroupSpkiBytes, g.spki, e, err) ||
-        !r.u64("a group's approval sequence", g.approval_seq, e, err)) {
+        !r.u64("a group's approval sequence", g.approval_seq, e, err) ||
+        !r.u32("a group's revocation index", g.nv_index, e, err) ||
+        !r.bytes("a group's sealed secret", 4, kMaxGroupSealedBytes, g.sealed, e, err) ||
+        !r.bytes("a group's approval", 4, kMaxGroupApprovalBytes, g.approval, e, err)) {
       return e;
     }
   }
@@ -351,8 +354,10 @@ bool encode_table(const Table& t, std::vector<uint8_t>& out, std::string& err) {
   out.clear();
   put32(out, static_cast<uint32_t>(t.groups.size()));
   for (const Group& g : t.groups) {
-    if (g.name.size() > kMaxGroupNameBytes || g.spki.size() > kMaxGroupSpkiBytes) {
-      err = "group '" + g.name + "' has a name above 64 or a key above 600 bytes";
+    if (g.name.size() > kMaxGroupNameBytes || g.spki.size() > kMaxGroupSpkiBytes ||
+        g.sealed.size() > kMaxGroupSealedBytes || g.approval.size() > kMaxGroupApprovalBytes) {
+      err = "group '" + g.name + "' has a name above 64, a key above 600, a sealed secret above "
+            "1024 or an approval above 1024 bytes";
       wipe_vector(out);
       return false;
     }
@@ -360,6 +365,11 @@ bool encode_table(const Table& t, std::vector<uint8_t>& out, std::string& err) {
     put32(out, static_cast<uint32_t>(g.spki.size()));
     put_bytes(out, g.spki.data(), g.spki.size());
     put64(out, g.approval_seq);
+    put32(out, g.nv_index);
+    put32(out, static_cast<uint32_t>(g.sealed.size()));
+    put_bytes(out, g.sealed.data(), g.sealed.size());
+    put32(out, static_cast<uint32_t>(g.approval.size()));
+    put_bytes(out, g.approval.data(), g.approval.size());
   }
   put32(out, static_cast<uint32_t>(t.records.size()));
   for (const Record& r : t.records) {

@@ -18,7 +18,8 @@
 //            | be32 pcr_mask | SHA-256 of every byte before it
 //   slot     "VTPMMGRR" | be16 1 | be64 counter | be64 soft_seq | nonce[12] | be32 ct_len |
 //            ciphertext | tag[16];  AAD = the 42 bytes before the ciphertext
-//   table    be32 n_groups, { be32 name_len, name, be32 spki_len, spki, be64 approval_seq }
+//   table    be32 n_groups, { be32 name_len, name, be32 spki_len, spki, be64 approval_seq,
+//            be32 nv_index, be32 sealed_len, sealed (≤ 1024), be32 approval_len, approval (≤ 1024) }
 //            be32 n_records, { uuid[16], be32 owner_uid, be32 group_len, group, u8 state,
 //            be64 generation, digest[32], be64 prepared_generation, prepared_digest[32],
 //            wrapped key nonce[12] ct[32] tag[16], be64 created_seq, be16 xen_len, xen[≤64] }
@@ -30,6 +31,8 @@ inline constexpr size_t kRecordDigestBytes = 32;
 inline constexpr size_t kInstanceKeyBytes = 32;
 inline constexpr size_t kMaxGroupNameBytes = 64;
 inline constexpr size_t kMaxGroupSpkiBytes = 600;
+inline constexpr size_t kMaxGroupSealedBytes = 1024;    // MU(TPM2B_PRIVATE) || MU(TPM2B_PUBLIC)
+inline constexpr size_t kMaxGroupApprovalBytes = 1024;  // an approval file (approval.h)
 inline constexpr size_t kMaxXenBlobBytes = 64;
 inline constexpr size_t kMaxSrkName = 66;           // TPM2B_NAME
 inline constexpr size_t kMaxSealedRootBytes = 2048; // MU(TPM2B_PRIVATE) || MU(TPM2B_PUBLIC)
@@ -67,7 +70,10 @@ struct XenBlob {
 struct Group {
   std::string name;
   std::vector<uint8_t> spki;
-  uint64_t approval_seq = 0;
+  uint64_t approval_seq = 0;         // the stored approval's sequence (0 = none yet)
+  uint32_t nv_index = 0;             // its revocation index (HostTpm::define_revocation)
+  std::vector<uint8_t> sealed;       // the group secret sealed under PolicyAuthorize
+  std::vector<uint8_t> approval;     // the latest accepted approval file (empty = none)
   bool operator==(const Group&) const = default;
 };
 

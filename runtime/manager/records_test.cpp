@@ -73,6 +73,9 @@ class Records : public ::testing::Test {
     g.name = "g1";
     g.spki = {0x30, 0x03, 0x02, 0x01, seed};
     g.approval_seq = 4;
+    g.nv_index = 0x01500200;
+    g.sealed = {1, 2, 3, seed};
+    g.approval = {'V', seed};
     t.groups.push_back(g);
     Record r;
     r.uuid.fill(0x10);
@@ -155,7 +158,7 @@ TEST_F(Records, SlotLayoutIsTheDesignsOne) {
   r.xen_blob.bytes[1] = 0xbb;
   t.records.push_back(r);
   const auto plain = hex(
-      "00000001 00000002 6162 00000002 3000 0000000000000005 "
+      "00000001 00000002 6162 00000002 3000 0000000000000005 00000000 00000000 00000000 "
       "00000001 *16:11 000003e8 00000002 6162 03 0000000000000002 *32:22 0000000000000003 *32:33 "
       "*12:44 *32:55 *16:66 0000000000000007 0002 aabb");
 
@@ -298,13 +301,15 @@ TEST_F(Records, AuthenticButBadTablesAreRefused) {
   const std::vector<Bad> cases = {
       {"dup_uuid", "00000000 00000002 *16:11 00000001 00000000 01 " + rec_tail + "0000 *16:11 00000001 00000000 01 " + rec_tail + "0000",
        RecordError::Duplicate},
-      {"dup_group", "00000002 00000001 61 00000000 0000000000000000 00000001 61 00000000 0000000000000000 00000000",
+      {"dup_group", "00000002 00000001 61 00000000 0000000000000000 00000000 00000000 00000000 00000001 61 00000000 0000000000000000 00000000 00000000 00000000 00000000",
        RecordError::Duplicate},
       {"state0", "00000000 00000001 *16:11 00000001 00000000 00 " + rec_tail + "0000", RecordError::BadState},
       {"state4", "00000000 00000001 *16:11 00000001 00000000 04 " + rec_tail + "0000", RecordError::BadState},
       {"xen65", "00000000 00000001 *16:11 00000001 00000000 01 " + rec_tail + "0041 *65:01", RecordError::FieldTooLong},
-      {"group65", "00000001 00000041 *65:61 00000000 0000000000000000 00000000", RecordError::FieldTooLong},
-      {"spki601", "00000001 00000001 61 00000259 *601:30 0000000000000000 00000000", RecordError::FieldTooLong},
+      {"group65", "00000001 00000041 *65:61 00000000 0000000000000000 00000000 00000000 00000000 00000000", RecordError::FieldTooLong},
+      {"spki601", "00000001 00000001 61 00000259 *601:30 0000000000000000 00000000 00000000 00000000 00000000", RecordError::FieldTooLong},
+      {"sealed1025", "00000001 00000001 61 00000000 0000000000000000 01500200 00000401 *1025:00 00000000 00000000", RecordError::FieldTooLong},
+      {"approval1025", "00000001 00000001 61 00000000 0000000000000000 01500200 00000000 00000401 *1025:00 00000000", RecordError::FieldTooLong},
       {"rec_group65", "00000000 00000001 *16:11 00000001 00000041 *65:61 01 " + rec_tail + "0000",
        RecordError::FieldTooLong},
       {"trailing", "00000000 00000000 00", RecordError::TrailingBytes},
