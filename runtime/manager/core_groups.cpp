@@ -164,7 +164,7 @@ Status ManagerCore::group_wrap_key(const std::string& name, store::SecretKey& ou
   const std::string who = "vtpm-manager: group " + name + ": ";
   if (g->approval.empty()) {
     log_(1, who + "no signed approval is stored; its instances' keys stay sealed");
-    return Status::BadApproval;
+    return Status::NoApproval;
   }
   Approval a;
   std::string err;
@@ -187,7 +187,7 @@ Status ManagerCore::group_wrap_key(const std::string& name, store::SecretKey& ou
                 std::to_string(a.policy.seq) +
                 " names other values): a new signed approval is needed (vtpmctl group "
                 "approval-request, then group approve)");
-    return Status::BadApproval;
+    return Status::NoApproval;
   }
   store::SecretKey auth;
   if (!group_nv_auth(name, auth)) return Status::StorageError;
@@ -197,7 +197,7 @@ Status ManagerCore::group_wrap_key(const std::string& name, store::SecretKey& ou
                               bytes_of(name), g->nv_index, auth.span(), a.policy, sig, secret,
                               why, err)) {
     log_(1, who + "the TPM does not release the group's secret: " + err);
-    return why == TpmError::PolicyFailed ? Status::BadApproval : Status::TpmError;
+    return why == TpmError::PolicyFailed ? Status::NoApproval : Status::TpmError;
   }
   static const char kInfo[] = "vtpm-manager group instance key v1";
   uint8_t k[32];

@@ -1070,7 +1070,7 @@ TEST_F(GroupCoreTest, GroupInstanceKeyIsReleasedOnlyUnderAnApprovalOfThePcrsNow)
               r.uuid = u;
               r.group = "web";
             })).status,
-            Status::BadApproval);
+            Status::NoApproval);
   EXPECT_EQ(stored(), before);
   EXPECT_TRUE(logged("no signed approval is stored"));
 
@@ -1088,7 +1088,7 @@ TEST_F(GroupCoreTest, GroupInstanceKeyIsReleasedOnlyUnderAnApprovalOfThePcrsNow)
   EXPECT_EQ(call(instance(2), msg_open(u, false)).key, first.key);
 
   host_update();  // PCR 16 changed: approval 1 no longer fits, start refused
-  EXPECT_EQ(call(instance(3), msg_open(u, false)).status, Status::BadApproval);
+  EXPECT_EQ(call(instance(3), msg_open(u, false)).status, Status::NoApproval);
   EXPECT_TRUE(logged("no stored approval matches the PCRs now"));
 
   const std::vector<uint8_t> old_file = signed_approval(request("web", 1), signer_);

@@ -407,7 +407,7 @@ const char* ordinal_name(uint32_t o) {
   }
 }
 
-bool status_known(uint32_t s) { return s == 0 || s == 3 || (s >= 0x40000001 && s <= 0x40000011); }
+bool status_known(uint32_t s) { return s == 0 || s == 3 || (s >= 0x40000001 && s <= 0x40000012); }
 
 const char* status_name(uint32_t s) {
   switch (s) {
@@ -430,6 +430,7 @@ const char* status_name(uint32_t s) {
     case 0x4000000f: return "VTPM_MGR_NO_SUCH_GROUP";
     case 0x40000010: return "VTPM_MGR_BAD_APPROVAL";
     case 0x40000011: return "VTPM_MGR_NOT_ADMIN";
+    case 0x40000012: return "VTPM_MGR_NO_APPROVAL";
     default: return "unknown status";
   }
 }
@@ -457,6 +458,9 @@ const char* status_text(uint32_t s) {
     case 0x4000000f: return "There is no group of that name.";
     case 0x40000010: return "The group approval did not verify.";
     case 0x40000011: return "Only the manager's administrator may do this.";
+    case 0x40000012:
+      return "No signed approval of the instance's group matches the host's PCRs now (vtpmctl "
+             "group approval-request, then group approve).";
     default: return "The status code is not one the manager defines.";
   }
 }

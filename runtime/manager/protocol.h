@@ -78,6 +78,7 @@ enum class Status : uint32_t {
   NoSuchGroup = 0x4000000f,
   BadApproval = 0x40000010,
   NotAdmin = 0x40000011,
+  NoApproval = 0x40000012,  // a group instance: no stored approval fits the PCRs now
 };
 bool status_known(uint32_t status);
 // The code's name ("TPM_BAD_PARAMETER", "VTPM_MGR_MALFORMED", …) or "unknown status".

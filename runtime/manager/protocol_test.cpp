@@ -314,7 +314,7 @@ TEST(ManagerProtocol, UnknownOrdinalsAreRefused) {
 
 TEST(ManagerProtocol, UnknownStatusAndBodyOnErrorAreRefused) {
   Response s;
-  for (uint32_t st : {1u, 2u, 4u, 0x40000000u, 0x40000012u, 0xffffffffu}) {
+  for (uint32_t st : {1u, 2u, 4u, 0x40000000u, 0x40000013u, 0xffffffffu}) {
     auto b = hex("01c4 0000000a 00000000");
     wire::put_be32(&b[6], st);
     EXPECT_EQ(parse_response(Ordinal::Status, b.data(), b.size(), s).error,

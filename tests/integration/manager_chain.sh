@@ -2,7 +2,7 @@
 # tests/integration/manager_chain.sh VTPMD VTPM-MANAGER VTPMCTL: the issue-8 chain on the
 # manager's simulated TPM: vtpmd --key manager=… started, written with tpm2-tools, restarted and
 # read back; refused on an old copy, another UUID's dir, a flipped byte, a retired record, a
-# manager that is down; a running instance outlives a SIGKILLed manager and catches up; the
+# manager that is down; a group instance starts under an approval signed with openssl; a running instance outlives a SIGKILLed manager and catches up; the
 # manager's counter grows at every start and an old copy of its records makes it fail closed.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/manager_lib.sh"
@@ -72,7 +72,7 @@ ctl delete "$U2"
 assert_eq "record of $U2 after delete" retired "$(record_of "$U2" | cut -d' ' -f1)"
 instance_refused "retired $U2" "$S2" "$U2" 'retired'
 
-step "groups: created with an authority key; approvals are not verified yet, so each is refused"
+step "groups: an authority key, an approval signed by openssl, a group instance starts"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/authority.pem" 2>/dev/null ||
   fail "openssl could not make the group's authority key"
 openssl pkey -in "$W/authority.pem" -pubout -outform DER -out "$W/authority.der" ||
@@ -81,9 +81,28 @@ ctl group create hosts --authority "$W/authority.der"
 assert_match "group create" '^group hosts created$' "$OUT"
 must_fail "a second group of the same name" "$VTPMCTL" --manager "$MSOCK" group create hosts --authority "$W/authority.der"
 assert_match "a second group of the same name" 'VTPM_MGR_EXISTS' "$OUT"
+U3=$(new_uuid)
+S3=$W/s3
+mkdir -p "$S3"
+ctl create "$U3" --group hosts
+instance_refused "$U3 before any approval" "$S3" "$U3" 'No signed approval of the instance.s group'
 printf 'not a signed approval' >"$W/approval.bin"
-must_fail "group approve" "$VTPMCTL" --manager "$MSOCK" group approve hosts "$W/approval.bin"
-assert_match "group approve" 'The group approval did not verify' "$OUT"
+must_fail "group approve of garbage" "$VTPMCTL" --manager "$MSOCK" group approve hosts "$W/approval.bin"
+assert_match "group approve of garbage" 'The group approval did not verify' "$OUT"
+sign_approval hosts 1 "$W/authority.pem" "$W/approval.1"
+head -c -1 "$W/approval.1" >"$W/approval.cut"
+must_fail "a truncated approval" "$VTPMCTL" --manager "$MSOCK" group approve hosts "$W/approval.cut"
+ctl group approve hosts "$W/approval.1"
+assert_match "group approve" '^group hosts: approval accepted$' "$OUT"
+must_fail "the same approval again" "$VTPMCTL" --manager "$MSOCK" group approve hosts "$W/approval.1"
+assert_match "the same approval again" 'VTPM_MGR_STALE' "$OUT"
+start_instance "$S3" "$U3" "$W/v-g1.log"
+tpm_ok "nvdefine ($U3)" tpm2_nvdefine "$NV_INDEX" -C o -s 16 -a "ownerread|ownerwrite"
+nv_write_new "$W/g1.bin"
+stop_instance
+start_instance "$S3" "$U3" "$W/v-g2.log"
+nv_read_is "NV of group instance $U3 after a restart" "$W/g1.bin"
+stop_instance
 
 step "a running instance outlives a SIGKILLed manager, then catches up"
 start_instance "$S1" "$U1" "$W/v4.log"
@@ -117,7 +136,7 @@ step "counter grows at each start"
 start_manager --vtpmd "$VTPMD"
 C3=$(status_field counter)
 ((C3 > C2)) || fail "the counter did not grow at the manager's restart ($C2 -> $C3)"
-assert_eq "records kept across restarts" 2 "$(status_field records)"
+assert_eq "records kept across restarts" 3 "$(status_field records)"
 stop_manager
 start_manager --vtpmd "$VTPMD"
 C4=$(status_field counter)

@@ -6,7 +6,9 @@
 # counter's auth is the manager's secret and it has no ownerwrite, so it cannot be advanced from
 # outside — checked below) both make the manager fail closed. And PCR 7 changing under the sealed
 # root key (a host update): fail closed, a wrong recovery key changes nothing, the offline
-# recovery key (vtpmctl export-recovery; vtpm-manager --recover FILE) seals it again.
+# recovery key (vtpmctl export-recovery; vtpm-manager --recover FILE) seals it again; a group
+# instance (ECC P-256 authority, approvals signed with the openssl CLI) is refused after the PCR 7
+# change until a new approval (sequence 2) is given, which revokes approval 1.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/manager_lib.sh"
 it_init "$@"
@@ -99,8 +101,25 @@ TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$HW_PORT" must_fail "owner increments 
 TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$HW_PORT" must_fail "empty-auth increment of $NV_COUNTER" \
   tpm2_nvincrement "$NV_COUNTER"
 
-step "PCR 7 changes (a host update): fail closed, then the offline recovery key reseals"
+step "a group (ECC P-256 authority): approval of PCR 7 signed by openssl, its instance starts"
 start_manager_hw
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/authority.pem" 2>/dev/null ||
+  fail "openssl could not make the group's authority key"
+openssl pkey -in "$W/authority.pem" -pubout -out "$W/authority.pub.pem" ||
+  fail "openssl could not write the authority's public key"
+ctl group create hosts --authority "$W/authority.pub.pem"
+UG=$(new_uuid)
+SG=$W/sg
+mkdir -p "$SG"
+ctl create "$UG" --group hosts
+sign_approval hosts 1 "$W/authority.pem" "$W/approval.1" 7
+ctl group approve hosts "$W/approval.1"
+start_instance "$SG" "$UG" "$W/vg1.log"
+tpm_ok "nvdefine ($UG)" tpm2_nvdefine "$NV_INDEX" -C o -s 16 -a "ownerread|ownerwrite"
+nv_write_new "$W/g1.bin"
+stop_instance
+
+step "PCR 7 changes (a host update): fail closed, then the offline recovery key reseals"
 ctl export-recovery
 [[ $OUT =~ ^[0-9a-f]{64}$ ]] || fail "vtpmctl export-recovery printed no 64-digit key: $OUT"
 printf '%s\n' "$OUT" >"$W/recovery.key"
@@ -117,6 +136,16 @@ assert_eq "vtpmctl status state after --recover" Serving "$(status_field state)"
 grep -q 'recovered with the offline recovery key' "$MGR_LOG" || fail "the manager log does not say it recovered"
 start_instance "$S1" "$U1" "$W/v4.log"
 nv_read_is "NV after the recovery" "$W/d2.bin"
+stop_instance
+step "the group instance after the host update: refused until a new signed approval"
+instance_refused "$UG under approval 1 (old PCR 7)" "$SG" "$UG" 'No signed approval of the instance.s group'
+grep -q 'no stored approval matches the PCRs now' "$MGR_LOG" || fail "the manager log does not say no approval matches"
+sign_approval hosts 2 "$W/authority.pem" "$W/approval.2" 7
+ctl group approve hosts "$W/approval.2"
+must_fail "approval 1 again (revoked)" "$VTPMCTL" --manager "$MSOCK" group approve hosts "$W/approval.1"
+assert_match "approval 1 again (revoked)" 'VTPM_MGR_STALE' "$OUT"
+start_instance "$SG" "$UG" "$W/vg2.log"
+nv_read_is "NV of $UG under approval 2" "$W/g1.bin"
 stop_instance
 stop_manager
 start_manager_hw  # sealed to the new PCR 7: no recovery key needed any more

@@ -128,3 +128,14 @@ flip_byte() {
   printf "$(hex_esc "$(printf '%02x' $((16#$b ^ 1)))")" |
     dd of="$1" bs=1 seek="$2" conv=notrunc status=none || fail "flip_byte: dd failed"
 }
+
+# sign_approval GROUP SEQ KEY OUT [PCRS]: the offline signer's round: vtpmctl group
+# approval-request writes OUT.req and OUT.req.tbs, the real openssl CLI signs OUT.req.tbs with the
+# group's private key KEY, and the approval file OUT is the request followed by the signature.
+sign_approval() {
+  local pcrs=()
+  [[ -n ${5:-} ]] && pcrs=(--pcrs "$5")
+  ctl group approval-request "$1" --seq "$2" "${pcrs[@]}" "$4.req"
+  openssl dgst -sha256 -sign "$3" -out "$4.sig" "$4.req.tbs" || fail "openssl could not sign $4.req.tbs"
+  cat "$4.req" "$4.sig" >"$4"
+}

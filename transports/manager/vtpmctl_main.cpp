@@ -2,8 +2,13 @@
 // manager's socket (client_link.h), answers parsed by the manager codec (protocol.h).
 //
 //   vtpmctl --manager PATH status | list | create UUID [--group G] | delete UUID
-//           | group create G --authority PUBKEY.der | group approve G FILE | export-recovery
+//           | group create G --authority PUBKEY | group approve G FILE | export-recovery
+//           | group approval-request G --seq N [--pcrs LIST] OUT   (writes OUT and OUT.tbs)
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <utility>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -24,11 +29,17 @@ const char kUsage[] =
     "  list                            every instance record: UUID, state, generation, group\n"
     "  create UUID [--group G]         a record (and key) for an instance that has not started yet\n"
     "  delete UUID                     retire a record: its key is destroyed, for good\n"
-    "  group create G --authority K    a group whose approvals are signed by K (DER public key)\n"
+    "  group create G --authority K    a group whose approvals are signed by K (PEM or DER\n"
+    "                                  SubjectPublicKeyInfo, RSA-2048 or ECC P-256)\n"
     "  export-recovery                 the offline recovery key (keep it offline; vtpm-manager\n"
     "                                  --recover FILE uses it when the PCRs changed)\n"
-    "  group approve G FILE            a signed approval of PCR values for group G (the manager\n"
-    "                                  does not verify approvals yet and refuses every one)\n";
+    "  group approval-request G --seq N [--pcrs LIST] OUT\n"
+    "                                  the unsigned approval of the PCRs in LIST (default 7, e.g.\n"
+    "                                  0,7) as they are now, sequence N, into OUT; what to sign into\n"
+    "                                  OUT.tbs. Sign offline: openssl dgst -sha256 -sign KEY -out SIG\n"
+    "                                  OUT.tbs; the approval FILE is OUT followed by SIG\n"
+    "  group approve G FILE            store a signed approval for group G (checked by OpenSSL and\n"
+    "                                  the TPM; it revokes every approval with a lower sequence)\n";
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "vtpmctl: %s\n", msg.c_str());
@@ -124,11 +135,57 @@ int main(int argc, char** argv) {
     if (!f) return fail(a[6] + ": cannot be read");
     req.spki.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
     if (req.spki.empty() || req.spki.size() > mp::kMaxSpkiBytes)
-      return fail(a[6] + ": a DER public key of 1 to 600 bytes is expected");
+      return fail(a[6] + ": a PEM or DER public key of 1 to 600 bytes is expected");
     req.ordinal = mp::Ordinal::GroupCreate;
     req.group = a[4];
     if (const int rc = run(path, req, rsp)) return rc;
     std::printf("group %s created\n", req.group.c_str());
+    return 0;
+  }
+  if (cmd == "group" && (a.size() == 8 || a.size() == 10) && a[3] == "approval-request" &&
+      a[5] == "--seq") {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long seq = std::strtoull(a[6].c_str(), &end, 10);
+    if (a[6].empty() || *end != '\0' || errno != 0 || seq == 0 || a[6][0] == '-')
+      return fail("--seq '" + a[6] + "' is not a sequence number (1 and up)");
+    uint32_t mask = 1u << 7;
+    if (a.size() == 10) {
+      if (a[7] != "--pcrs") {
+        std::fputs(kUsage, stderr);
+        return 2;
+      }
+      mask = 0;
+      size_t at = 0;
+      const std::string& list = a[8];
+      while (at <= list.size()) {
+        const size_t comma = std::min(list.find(',', at), list.size());
+        const std::string one = list.substr(at, comma - at);
+        if (one.empty() || one.size() > 2 || one.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoi(one) > 23)
+          return fail("--pcrs '" + list + "' is not a comma-separated list of PCRs 0..23");
+        mask |= 1u << std::stoi(one);
+        at = comma + 1;
+      }
+    }
+    const std::string out = a.back();
+    req.ordinal = mp::Ordinal::ApprovalRequest;
+    req.group = a[4];
+    req.seq = seq;
+    req.pcr_mask = mask;
+    if (const int rc = run(path, req, rsp)) return rc;
+    // TBS = approved_policy || group name: the last 32 bytes of the request, then the name.
+    if (rsp.approval.size() < 32) return fail("the manager's approval request is too short");
+    std::vector<uint8_t> tbs;
+    for (size_t i = rsp.approval.size() - 32; i < rsp.approval.size(); ++i) tbs.push_back(rsp.approval[i]);
+    for (char ch : req.group) tbs.push_back(static_cast<uint8_t>(ch));
+    for (const auto& [name, bytes] : {std::pair{out, &rsp.approval}, std::pair{out + ".tbs", &tbs}}) {
+      std::ofstream f(name, std::ios::binary | std::ios::trunc);
+      f.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+      if (!f.flush()) return fail(name + ": cannot be written");
+    }
+    std::printf("group %s: approval request %llu written to %s; sign %s.tbs\n", req.group.c_str(),
+                seq, out.c_str(), out.c_str());
     return 0;
   }
   if (cmd == "group" && a.size() == 6 && a[3] == "approve") {
