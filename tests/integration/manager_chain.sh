@@ -84,8 +84,8 @@ assert_match "a second group of the same name" 'VTPM_MGR_EXISTS' "$OUT"
 U3=$(new_uuid)
 S3=$W/s3
 mkdir -p "$S3"
-ctl create "$U3" --group hosts
-instance_refused "$U3 before any approval" "$S3" "$U3" 'No signed approval of the instance.s group'
+must_fail "create in the group before any approval" "$VTPMCTL" --manager "$MSOCK" create "$U3" --group hosts
+assert_match "create in the group before any approval" 'VTPM_MGR_NO_APPROVAL' "$OUT"
 printf 'not a signed approval' >"$W/approval.bin"
 must_fail "group approve of garbage" "$VTPMCTL" --manager "$MSOCK" group approve hosts "$W/approval.bin"
 assert_match "group approve of garbage" 'The group approval did not verify' "$OUT"
@@ -96,6 +96,7 @@ ctl group approve hosts "$W/approval.1"
 assert_match "group approve" '^group hosts: approval accepted$' "$OUT"
 must_fail "the same approval again" "$VTPMCTL" --manager "$MSOCK" group approve hosts "$W/approval.1"
 assert_match "the same approval again" 'VTPM_MGR_STALE' "$OUT"
+ctl create "$U3" --group hosts
 start_instance "$S3" "$U3" "$W/v-g1.log"
 tpm_ok "nvdefine ($U3)" tpm2_nvdefine "$NV_INDEX" -C o -s 16 -a "ownerread|ownerwrite"
 nv_write_new "$W/g1.bin"

@@ -111,9 +111,9 @@ ctl group create hosts --authority "$W/authority.pub.pem"
 UG=$(new_uuid)
 SG=$W/sg
 mkdir -p "$SG"
-ctl create "$UG" --group hosts
 sign_approval hosts 1 "$W/authority.pem" "$W/approval.1" 7
 ctl group approve hosts "$W/approval.1"
+ctl create "$UG" --group hosts
 start_instance "$SG" "$UG" "$W/vg1.log"
 tpm_ok "nvdefine ($UG)" tpm2_nvdefine "$NV_INDEX" -C o -s 16 -a "ownerread|ownerwrite"
 nv_write_new "$W/g1.bin"
