@@ -25,6 +25,9 @@ Table sample(Crypto& c, const RecordKeys& keys) {
   g.name = "tenant-a";
   g.spki = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
   g.approval_seq = 3;
+  g.nv_index = 0x01500200;
+  g.sealed = {0x00, 0x02, 0xaa, 0xbb};  // shapes only: the codec does not look inside
+  g.approval = {'V', 'T', 'P', 'M', 'A', 'P', 'R', '1'};
   t.groups.push_back(g);
   for (uint8_t i = 0; i < 3; ++i) {
     Record r;
