@@ -118,6 +118,8 @@ class Mapping {
   virtual uint8_t* data() = 0;       // kPageSize * pages() bytes
   virtual size_t pages() const = 0;
   size_t size() const { return pages() * kPageSize; }
+  // Unmaps now and reports the error; data() is invalid afterwards, destruction does nothing.
+  virtual Error release() = 0;
 };
 
 class Grants {
