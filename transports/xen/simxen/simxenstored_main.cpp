@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "broker_core.h"
+#include "broker_wire.h"
 #include "request.h"
 #include "store_core.h"
 #include "wire.h"
@@ -61,7 +63,7 @@ bool parse_domains(const char* text, std::vector<DomId>* out) {
   return !out->empty();
 }
 
-int listen_on(const std::string& path) {
+int listen_on(const std::string& path, int type = SOCK_STREAM) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path)) {
@@ -69,7 +71,7 @@ int listen_on(const std::string& path) {
     return -1;
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   unlink(path.c_str());
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 64) != 0) {
@@ -110,6 +112,44 @@ bool serve_input(StoreCore& core, ConnId id, Client& c, std::map<ConnId, Client>
     if (c.in.size() > kHeaderSize + kPayloadMax) return false;   // cannot happen; bounded anyway
   }
   return true;
+}
+
+// One broker request (exactly one 16-byte SOCK_SEQPACKET message) and its reply with fds.
+// False: drop the client (bad size, or it does not take its replies).
+bool serve_broker(BrokerCore& broker, BrokerConn id, int fd) {
+  for (;;) {
+    BrokerRequest req;
+    ssize_t n = recv(fd, &req, sizeof(req), MSG_DONTWAIT | MSG_TRUNC);
+    if (n == 0) return false;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+    if (static_cast<size_t>(n) != sizeof(req)) {
+      std::fprintf(stderr, "simxenstored: broker client sent %zd bytes (want 16): disconnected\n", n);
+      return false;
+    }
+    BrokerResult res = broker.handle(id, req);
+    std::vector<int> fds = res.fds;
+    fds.insert(fds.end(), res.owned.begin(), res.owned.end());
+    msghdr msg{};
+    iovec iov{&res.reply, sizeof(res.reply)};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+    if (!fds.empty()) {
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
+      cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+      std::memcpy(CMSG_DATA(cm), fds.data(), fds.size() * sizeof(int));
+    }
+    ssize_t sent = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    for (int o : res.owned) close(o);
+    if (sent != static_cast<ssize_t>(sizeof(res.reply))) return false;
+  }
 }
 
 bool flush(Client& c) {
@@ -179,7 +219,17 @@ int main(int argc, char** argv) {
     listeners.emplace_back(fd, d);
     paths.push_back(path);
   }
+  std::vector<std::pair<int, DomId>> broker_listeners;
+  for (DomId d : options.domains) {
+    std::string path = dir + "/broker.dom" + std::to_string(d) + ".sock";
+    int fd = listen_on(path, SOCK_SEQPACKET);
+    if (fd < 0) return 1;
+    broker_listeners.emplace_back(fd, d);
+    paths.push_back(path);
+  }
   StoreCore core(options);
+  BrokerCore broker(options.domains);
+  std::map<BrokerConn, int> broker_clients;   // id -> fd
   for (const auto& p : paths) std::printf("simxenstored: listening %s\n", p.c_str());
   std::printf("ready\n");
   std::fflush(stdout);
@@ -195,6 +245,13 @@ int main(int argc, char** argv) {
     std::vector<pollfd> fds;
     fds.push_back({sig_fd, POLLIN, 0});
     for (auto [fd, dom] : listeners) fds.push_back({fd, POLLIN, 0});
+    for (auto [fd, dom] : broker_listeners) fds.push_back({fd, POLLIN, 0});
+    std::vector<BrokerConn> broker_ids;
+    for (auto& [id, fd] : broker_clients) {
+      fds.push_back({fd, POLLIN, 0});
+      broker_ids.push_back(id);
+    }
+    size_t first_client = fds.size();
     std::vector<ConnId> ids;
     for (auto& [id, c] : clients) {
       fds.push_back({c.fd, static_cast<short>(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
@@ -213,10 +270,30 @@ int main(int argc, char** argv) {
       clients[id] = Client{cfd, listeners[i].second, {}, {}};
       core.connect(id, listeners[i].second);
     }
+    size_t base = 1 + listeners.size();
+    for (size_t i = 0; i < broker_listeners.size(); ++i) {
+      if (!(fds[base + i].revents & POLLIN)) continue;
+      int cfd = accept4(broker_listeners[i].first, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (cfd < 0) continue;
+      BrokerConn id = next_id++;
+      broker_clients[id] = cfd;
+      broker.connect(id, broker_listeners[i].second);
+    }
+    base += broker_listeners.size();
+    for (size_t k = 0; k < broker_ids.size(); ++k) {
+      short ev = fds[base + k].revents;
+      if (!ev) continue;
+      int cfd = broker_clients[broker_ids[k]];
+      if (!serve_broker(broker, broker_ids[k], cfd) || (ev & (POLLHUP | POLLERR))) {
+        close(cfd);
+        broker.disconnect(broker_ids[k]);
+        broker_clients.erase(broker_ids[k]);
+      }
+    }
     for (size_t k = 0; k < ids.size(); ++k) {
       auto it = clients.find(ids[k]);
       if (it == clients.end()) continue;
-      short ev = fds[1 + listeners.size() + k].revents;
+      short ev = fds[first_client + k].revents;
       bool keep = true;
       if (ev & (POLLIN | POLLHUP | POLLERR)) keep = serve_input(core, ids[k], it->second, clients);
       if (keep) keep = flush(it->second);
@@ -238,6 +315,7 @@ int main(int argc, char** argv) {
     }
   }
   for (auto& [id, c] : clients) close(c.fd);
+  for (auto& [id, fd] : broker_clients) close(fd);
   for (const auto& p : paths) unlink(p.c_str());
   return 0;
 }
