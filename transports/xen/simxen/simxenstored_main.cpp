@@ -280,14 +280,19 @@ int main(int argc, char** argv) {
       broker.connect(id, broker_listeners[i].second);
     }
     base += broker_listeners.size();
-    for (size_t k = 0; k < broker_ids.size(); ++k) {
-      short ev = fds[base + k].revents;
-      if (!ev) continue;
-      int cfd = broker_clients[broker_ids[k]];
-      if (!serve_broker(broker, broker_ids[k], cfd) || (ev & (POLLHUP | POLLERR))) {
-        close(cfd);
-        broker.disconnect(broker_ids[k]);
-        broker_clients.erase(broker_ids[k]);
+    // Hung-up clients first: a process that died before another's request was sent has released
+    // its ports and maps by the time that request is handled (causal order, as in Xen).
+    for (int pass = 0; pass < 2; ++pass) {
+      for (size_t k = 0; k < broker_ids.size(); ++k) {
+        short ev = fds[base + k].revents;
+        bool hup = ev & (POLLHUP | POLLERR);
+        if (!ev || hup != (pass == 0)) continue;
+        int cfd = broker_clients[broker_ids[k]];
+        if (!serve_broker(broker, broker_ids[k], cfd) || hup) {
+          close(cfd);
+          broker.disconnect(broker_ids[k]);
+          broker_clients.erase(broker_ids[k]);
+        }
       }
     }
     for (size_t k = 0; k < ids.size(); ++k) {

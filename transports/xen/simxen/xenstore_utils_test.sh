@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 exec 3<"$DIR/sim.out"
 ready=
-for _ in 1 2 3 4; do
+for _ in $(seq 20); do
   read -r -t 10 line <&3 || break
   [ "$line" == ready ] && { ready=1; break; }
 done
