@@ -5,6 +5,8 @@
 #include "transports/xen/platform/sim_fixture.h"
 
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <cstring>
 
@@ -130,6 +132,24 @@ TEST_F(Broker, EventChannelRules) {
   auto p2 = f.alloc_unbound(0);
   ASSERT_TRUE(dom2.ok() && p2.ok());
   EXPECT_EQ(dom2.value()->bind_interdomain(1, p2.value()).error(), Error{EINVAL});
+}
+
+TEST_F(Broker, MalformedRequestEndsOnlyThatClient) {
+  start();
+  auto good = sim::open_event_channel(dir, 1);
+  ASSERT_TRUE(good.ok());
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string path = dir + "/broker.dom1.sock";
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(send(fd, "short", 5, 0), 5);
+  ASSERT_TRUE(readable(fd));
+  char buf[16];
+  EXPECT_EQ(recv(fd, buf, sizeof(buf), 0), 0);   // closed by the daemon, no reply
+  close(fd);
+  EXPECT_TRUE(good.value()->alloc_unbound(0).ok());
 }
 
 TEST_F(Broker, FactoryGivesSimulatedGrantsAndChannels) {
