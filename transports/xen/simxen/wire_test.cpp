@@ -14,7 +14,8 @@ TEST(Wire, FrameNeedsWholeHeaderAndPayload) {
   std::string msg = encode(MsgType::Read, 7, 3, std::string("/a\0", 3));
   for (size_t n = 0; n < msg.size(); ++n)
     EXPECT_EQ(parse_frame(std::string_view(msg).substr(0, n)).status, Framing::NeedMore) << n;
-  FrameResult f = parse_frame(msg + "extra");
+  std::string two = msg + "extra";
+  FrameResult f = parse_frame(two);
   ASSERT_EQ(f.status, Framing::Complete);
   EXPECT_EQ(f.header.type, 2u);
   EXPECT_EQ(f.header.req_id, 7u);
