@@ -9,7 +9,8 @@ cd "$(dirname "$0")"
 PACKAGES=(cmake ninja-build g++ make pkg-config ragel z3 libz3-dev librapidcheck-dev libgtest-dev
           clang-14 libclang-rt-14-dev libfuzzer-14-dev binutils graphviz valgrind
           libtpms-dev libssl-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
-          qemu-system-x86 seabios ipxe-qemu procps iproute2 libseccomp-dev libtss2-dev)
+          qemu-system-x86 seabios ipxe-qemu procps iproute2 libseccomp-dev libtss2-dev
+          libxen-dev xenstore-utils python3)
 JOBS=${JOBS:-2}
 
 install_missing() {
