@@ -55,8 +55,8 @@ class SystemChecker {
     instances();
     links();
     closed();
-    if (!ok_ || skip_) return false;
-    build();
+    if (skip_) return false;
+    build();       // from the declarations that checked, so the properties are checked too
     properties();
     if (!ok_) return false;
     out = std::move(sys_);
@@ -73,7 +73,8 @@ class SystemChecker {
   // ---- declarations ----
   void instances() {
     for (const ast::Instance& i : s_.instances) {
-      if (inst_idx_.count(i.name)) { error(i.loc, "duplicate instance '" + i.name + "'"); continue; }
+      if (inst_idx_.count(i.name) || broken_.count(i.name)) { error(i.loc, "duplicate instance '" + i.name + "'"); continue; }
+      broken_.insert(i.name);  // until its machine is found
       int found = -1, count = 0;
       for (size_t k = 0; k < mod_.machines.size(); ++k)
         if (mod_.machines[k].name == i.machine) { if (found < 0) found = static_cast<int>(k); ++count; }
@@ -83,6 +84,7 @@ class SystemChecker {
         else error(i.machine_loc, "unknown machine '" + i.machine + "'");
         continue;
       }
+      broken_.erase(i.name);
       inst_idx_[i.name] = static_cast<uint32_t>(sys_.instances.size());
       sys_.instances.push_back({i.name, static_cast<uint32_t>(found)});
     }
@@ -91,7 +93,7 @@ class SystemChecker {
   std::optional<uint32_t> instance(const std::string& name, ir::SrcLoc l) {
     auto it = inst_idx_.find(name);
     if (it != inst_idx_.end()) return it->second;
-    if (!skip_) error(l, "unknown instance '" + name + "'");
+    if (!skip_ && !broken_.count(name)) error(l, "unknown instance '" + name + "'");
     return std::nullopt;
   }
 
@@ -529,7 +531,11 @@ class SystemChecker {
       }
       case ast::ExprKind::Member: {
         auto it = inst_idx_.find(e.name);
-        if (it == inst_idx_.end()) { error(e.loc, "unknown instance '" + e.name + "'"); return bad(); }
+        if (it == inst_idx_.end()) {
+          if (broken_.count(e.name)) ok_ = false;
+          else error(e.loc, "unknown instance '" + e.name + "'");
+          return bad();
+        }
         if (e.member == "state") return var(state_var_[it->second]);
         int v = find(mach(it->second).vars, e.member);
         if (v < 0) { error(e.loc, "machine '" + mach(it->second).name + "' of instance '" + e.name + "' has no variable '" + e.member + "'"); return bad(); }
@@ -671,6 +677,7 @@ class SystemChecker {
   ir::System sys_;
   ir::Machine p_;
   std::map<std::string, uint32_t> inst_idx_;
+  std::set<std::string> broken_;  // instances whose machine is unknown (reported once)
   std::vector<std::vector<uint32_t>> link_map_;
   std::set<uint32_t> closed_all_;
   std::set<std::pair<uint32_t, uint32_t>> closed_;
