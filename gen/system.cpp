@@ -116,8 +116,9 @@ class SystemChecker {
     for (const ast::Link& k : s_.links) {
       auto fi = instance(k.from.inst, k.from.loc);
       auto ti = instance(k.to.inst, k.to.loc);
+      bool cap_ok = k.capacity >= 1 && k.capacity <= 64;
       if (k.capacity == 0) error(k.cap_loc, "link capacity must be at least 1");
-      else if (k.capacity > 64) error(k.cap_loc, "link capacity must be at most 64, found " + std::to_string(k.capacity));
+      else if (!cap_ok) error(k.cap_loc, "link capacity must be at most 64, found " + std::to_string(k.capacity));
       if (!fi || !ti) continue;
       const ir::Machine& fm = mach(*fi);
       const ir::Machine& tm = mach(*ti);
@@ -197,7 +198,7 @@ class SystemChecker {
           typed = false;
         }
       }
-      if (!typed) continue;
+      if (!typed || !cap_ok) continue;
       ir::SystemLink l;
       l.name = k.from.inst + "." + op.name;
       l.from = *fi; l.output = static_cast<uint32_t>(o); l.to = *ti; l.event = static_cast<uint32_t>(e);
