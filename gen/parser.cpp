@@ -20,7 +20,7 @@ class Parser {
       } else if (is_word("system")) {
         system();
       } else {
-        error_expected("'machine'");
+        error_expected("'machine' or 'system'");
         advance();
         while (!at_end() && !is_word("machine") && !is_word("system")) advance();
       }
