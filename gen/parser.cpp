@@ -513,6 +513,7 @@ class Parser {
         f_.exprs[e].member = inst + "." + out;
         return e;
       }
+      if (sys_ && accept_word("in")) return in_states(l, name);
       if (accept_punct(".")) {
         std::string mem;
         if (sys_ && accept_word("state")) mem = "state";
@@ -525,6 +526,23 @@ class Parser {
     }
     error_expected("an expression");
     return make(ast::ExprKind::Int, l);
+  }
+
+  // `inst in S` / `inst in {S, T}` (systems): inst.state == S || inst.state == T.
+  int in_states(ir::SrcLoc l, const std::string& inst) {
+    bool set = accept_punct("{");
+    int r = -1;
+    do {
+      ir::SrcLoc sl = loc();
+      std::string st;
+      if (!ident(st, "a state name")) return make(ast::ExprKind::Int, l);
+      int lhs = make(ast::ExprKind::Member, l, inst);
+      f_.exprs[lhs].member = "state";
+      int eq = make(ast::ExprKind::Binary, sl, "==", lhs, make(ast::ExprKind::Name, sl, st));
+      r = r < 0 ? eq : make(ast::ExprKind::Binary, sl, "||", r, eq);
+    } while (set && accept_punct(","));
+    if (set) expect_punct("}");
+    return r;
   }
 
   const std::vector<Token>& t_;
