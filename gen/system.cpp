@@ -628,7 +628,10 @@ class SystemChecker {
       return add(op->second, bool_type(), a, b);
     }
     if (op->second == ir::Op::Eq || op->second == ir::Op::Ne) {
-      bool same = (is_int(ta) && is_int(tb)) || (ta.kind == tb.kind && (ta.kind != ir::TypeKind::Enum || ta.enum_id == tb.enum_id));
+      // Enums of two instances compare when they have the same members (one enum declared in
+      // both machines, as a protocol's state names are).
+      bool same = (is_int(ta) && is_int(tb)) ||
+                  (ta.kind == tb.kind && (ta.kind != ir::TypeKind::Enum || p_.enums[ta.enum_id].members == p_.enums[tb.enum_id].members));
       if (!same) { error(e.loc, "'" + e.name + "' compares " + type_name(p_, ta) + " with " + type_name(p_, tb)); return bad(); }
       return add(op->second, bool_type(), a, b);
     }
