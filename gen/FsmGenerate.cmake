@@ -48,9 +48,18 @@ function(fsm_generate)
   set(specs "")
   set(bases "")
   set(headers "")
+  # Every spec goes to each `fsmc emit` (a system names machines of other files); only files
+  # holding a machine have outputs <base>.h, <base>_rc_test.cpp, ... (a file of systems only
+  # has none: spec/README.md "Systems").
+  set(FSM_EMIT_SPECS "")
   foreach(spec IN LISTS ARG_SPECS)
     get_filename_component(abs ${spec} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
     get_filename_component(base ${abs} NAME_WLE)
+    list(APPEND FSM_EMIT_SPECS ${abs})
+    file(STRINGS ${abs} machine_lines REGEX "^[ \t]*machine[ \t]")
+    if(NOT machine_lines)
+      continue()
+    endif()
     list(APPEND specs ${abs})
     list(APPEND bases ${base})
     list(APPEND headers ${dir}/${base}.h)
@@ -58,8 +67,8 @@ function(fsm_generate)
 
   add_custom_command(
     OUTPUT ${headers}
-    COMMAND fsmc emit --cpp -o ${dir} ${specs}
-    DEPENDS fsmc ${specs}
+    COMMAND fsmc emit --cpp -o ${dir} ${FSM_EMIT_SPECS}
+    DEPENDS fsmc ${FSM_EMIT_SPECS}
     COMMENT "fsmc emit --cpp (${ARG_TARGET})"
     VERBATIM)
   add_custom_target(${ARG_TARGET}_generate DEPENDS ${headers})
@@ -98,7 +107,8 @@ function(_fsm_assurance target dir bases headers)
   set_tests_properties(unit.${target}.no-allocation PROPERTIES LABELS unit)
 endfunction()
 
-# One `fsmc emit --<kind>` step writing <base><suffix> per spec into dir.
+# One `fsmc emit --<kind>` step writing <base><suffix> per spec into dir (FSM_EMIT_SPECS, from
+# fsm_generate's scope: every spec, systems-only files included).
 function(_fsm_emit kind suffix target dir specs bases)
   set(sources "")
   foreach(base IN LISTS bases)
@@ -106,8 +116,8 @@ function(_fsm_emit kind suffix target dir specs bases)
   endforeach()
   add_custom_command(
     OUTPUT ${sources}
-    COMMAND fsmc emit --${kind} -o ${dir} ${specs}
-    DEPENDS fsmc ${specs}
+    COMMAND fsmc emit --${kind} -o ${dir} ${FSM_EMIT_SPECS}
+    DEPENDS fsmc ${FSM_EMIT_SPECS}
     COMMENT "fsmc emit --${kind} (${target})"
     VERBATIM)
 endfunction()

@@ -97,9 +97,32 @@ struct Machine {
   std::vector<Property> reachables;
 };
 
+// A system (spec/README.md "Systems"): instances of machines joined by bounded queues.
+struct Endpoint {               // inst.name or inst.name(a, b)
+  std::string inst, name;
+  bool has_args = false;
+  std::vector<std::string> args;
+  std::vector<ir::SrcLoc> arg_locs;
+  ir::SrcLoc loc, name_loc;
+};
+struct Instance { std::string name, machine; ir::SrcLoc loc, machine_loc; };
+struct Link { Endpoint from, to; uint32_t capacity = 0; bool drop = false; ir::SrcLoc loc, cap_loc; };
+struct Closed { std::string inst, event; ir::SrcLoc loc; };  // event empty: every unlinked event
+struct System {
+  std::string name;
+  std::vector<std::string> reqs;
+  ir::SrcLoc loc;
+  std::vector<Instance> instances;
+  std::vector<Link> links;
+  std::vector<Closed> closed;
+  std::vector<Property> invariants;
+  std::vector<Property> reachables;
+};
+
 struct File {
   std::string path;  // display path
   std::vector<Machine> machines;
+  std::vector<System> systems;  // Expr::kind Name with a non-empty member: queued(member) / empty(member)
   std::vector<Expr> exprs;
   std::vector<Stmt> stmts;
 };

@@ -18,7 +18,7 @@ struct OutFile {
 // spec file's base name without `.fsm`: `tis_locality.h`, `tis_locality.dot`, …
 // Output never contains source line numbers or host paths.
 std::vector<OutFile> emit_cpp(const ir::Module& m);    // <base>.h
-std::vector<OutFile> emit_dot(const ir::Module& m);    // <base>.dot
+std::vector<OutFile> emit_dot(const ir::Module& m);    // <base>.dot, and <system>.system.dot per system
 std::vector<OutFile> emit_table(const ir::Module& m);  // <base>.md
 std::vector<OutFile> emit_rc(const ir::Module& m);     // <base>_rc_test.cpp
 std::vector<OutFile> emit_fuzz(const ir::Module& m);   // <base>_fuzz.cpp (+ seed files under <base>_seeds/)

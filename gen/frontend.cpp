@@ -8,16 +8,19 @@
 #include "checker.h"
 #include "lexer.h"
 #include "parser.h"
+#include "system.h"
 
 namespace fsm::gen {
 
-bool compile_source(const std::string& display_path, const std::string& text, Reporter& rep,
-                    ir::Module& out) {
+namespace {
+
+// One file's machines (its systems wait until every file's machines are checked).
+bool compile_machines(const std::string& display_path, const std::string& text, Reporter& rep,
+                      ir::Module& out, ast::File& f) {
   size_t before = rep.errors();
   LineMap lines(text);
   std::vector<Token> toks;
   lex(display_path, text, lines, rep, toks);
-  ast::File f;
   f.path = display_path;
   parse(toks, lines, rep, f);
   bool parsed = rep.errors() == before;
@@ -28,6 +31,15 @@ bool compile_source(const std::string& display_path, const std::string& text, Re
   if (!parsed || !ok) return false;
   for (ir::Machine& m : checked.machines) out.machines.push_back(std::move(m));
   return true;
+}
+
+}  // namespace
+
+bool compile_source(const std::string& display_path, const std::string& text, Reporter& rep,
+                    ir::Module& out) {
+  ast::File f;
+  bool ok = compile_machines(display_path, text, rep, out, f);
+  return check_systems({&f}, rep, out) && ok;
 }
 
 std::string display_path(const std::string& path) {
@@ -46,7 +58,9 @@ std::string display_path(const std::string& path) {
 
 bool compile_files(const std::vector<std::string>& paths, Reporter& rep, ir::Module& out) {
   bool ok = true;
-  for (const std::string& p : paths) {
+  std::vector<ast::File> files(paths.size());
+  for (size_t k = 0; k < paths.size(); ++k) {
+    const std::string& p = paths[k];
     std::ifstream in(p, std::ios::binary);
     if (!in) {
       rep.error(p, ir::SrcLoc{0, 0}, "cannot read file");
@@ -55,9 +69,12 @@ bool compile_files(const std::vector<std::string>& paths, Reporter& rep, ir::Mod
     }
     std::ostringstream ss;
     ss << in.rdbuf();
-    ok = compile_source(display_path(p), ss.str(), rep, out) && ok;
+    ok = compile_machines(display_path(p), ss.str(), rep, out, files[k]) && ok;
   }
-  return ok;
+  // Systems name machines of any given file.
+  std::vector<const ast::File*> all;
+  for (const ast::File& f : files) all.push_back(&f);
+  return check_systems(all, rep, out) && ok;
 }
 
 }  // namespace fsm::gen

@@ -19,7 +19,8 @@ namespace fsm::gen {
 bool compile_source(const std::string& display_path, const std::string& text, Reporter& rep,
                     ir::Module& out);
 
-// Reads and compiles files in order. Each file's display path is its path relative to the
+// Reads and compiles files in order; then checks every file's systems against the machines
+// of all the files (gen/system.h). Each file's display path is its path relative to the
 // enclosing repository (the nearest ancestor directory holding `.git`), else as given.
 bool compile_files(const std::vector<std::string>& paths, Reporter& rep, ir::Module& out);
 

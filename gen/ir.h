@@ -195,8 +195,33 @@ struct Machine {
   }
 };
 
+// A system (spec/README.md "Systems"): instances of checked machines and the bounded queues
+// between them. `product` is the whole system as one machine (gen/system.cpp builds it from the
+// instances' IR): one state, a variable per instance state and per instance variable ("i.v"),
+// a length and ring per link, an event per environment input ("i.e") and per link (delivery
+// of its head). The prover proves it like a machine; no other back end reads it.
+struct SystemInstance {
+  std::string name;
+  uint32_t machine = 0;  // index into Module::machines
+};
+struct SystemLink {
+  std::string name;      // "inst.output"
+  uint32_t from = 0, output = 0, to = 0, event = 0, capacity = 1;
+  bool drop = false;
+};
+struct System {
+  std::string name;
+  std::string spec_path;
+  SrcLoc loc;
+  std::vector<SystemInstance> instances;  // source order
+  std::vector<SystemLink> links;          // source order
+  Machine product;
+  uint32_t reported_invariants = 0;  // product.invariants beyond these are the instances' own (lemmas)
+};
+
 struct Module {
   std::vector<Machine> machines;  // in input-file order, then source order
+  std::vector<System> systems;    // in input-file order, then source order
 };
 
 // Generator version: printed in banners, checked by generated code against the runtime header.

@@ -17,10 +17,12 @@ class Parser {
     while (!at_end()) {
       if (is_word("machine")) {
         machine();
+      } else if (is_word("system")) {
+        system();
       } else {
-        error_expected("'machine'");
+        error_expected("'machine' or 'system'");
         advance();
-        while (!at_end() && !is_word("machine")) advance();
+        while (!at_end() && !is_word("machine") && !is_word("system")) advance();
       }
     }
   }
@@ -119,6 +121,79 @@ class Parser {
     ok_ = true;
     expect_punct("}");
     f_.machines.push_back(std::move(m));
+  }
+
+  // ---- systems (the words below are keywords only inside a system) ----
+  void system() {
+    ast::System s;
+    s.loc = loc();
+    advance();  // 'system'
+    ok_ = true;
+    if (!ident(s.name, "a system name")) { recover(); }
+    reqs(s.reqs);
+    if (!expect_punct("{")) { recover(); f_.systems.push_back(std::move(s)); return; }
+    sys_ = true;
+    while (!at_end() && !is_punct("}")) {
+      ok_ = true;
+      system_item(s);
+      if (!ok_) recover();
+    }
+    sys_ = false;
+    ok_ = true;
+    expect_punct("}");
+    f_.systems.push_back(std::move(s));
+  }
+
+  bool endpoint(ast::Endpoint& e) {
+    e.loc = loc();
+    if (!ident(e.inst, "an instance name") || !expect_punct(".")) return false;
+    e.name_loc = loc();
+    if (!ident(e.name, "an output or event name")) return false;
+    if (!accept_punct("(")) return true;
+    e.has_args = true;
+    if (accept_punct(")")) return true;
+    do {
+      std::string a;
+      e.arg_locs.push_back(loc());
+      if (!ident(a, "a field name")) return false;
+      e.args.push_back(a);
+    } while (accept_punct(","));
+    return expect_punct(")");
+  }
+
+  void system_item(ast::System& s) {
+    ir::SrcLoc l = loc();
+    if (accept_word("instance")) {
+      ast::Instance i; i.loc = l;
+      if (!ident(i.name, "an instance name") || !expect_punct(":")) return;
+      i.machine_loc = loc();
+      if (!ident(i.machine, "a machine name") || !expect_punct(";")) return;
+      s.instances.push_back(i);
+    } else if (accept_word("link")) {
+      ast::Link k; k.loc = l;
+      if (!endpoint(k.from) || !expect_punct("->") || !endpoint(k.to) || !expect_word("capacity")) return;
+      k.cap_loc = loc();
+      if (cur().kind != Tok::Int) { error_expected("a capacity"); return; }
+      k.capacity = cur().value;
+      advance();
+      k.drop = accept_word("drop");
+      if (!expect_punct(";")) return;
+      s.links.push_back(k);
+    } else if (accept_word("closed")) {
+      do {
+        ast::Closed c; c.loc = loc();
+        if (!ident(c.inst, "an instance name")) return;
+        if (accept_punct(".") && !ident(c.event, "an event name")) return;
+        s.closed.push_back(c);
+      } while (accept_punct(","));
+      expect_punct(";");
+    } else if (accept_word("invariant")) {
+      property(s.invariants, l);
+    } else if (accept_word("reachable")) {
+      property(s.reachables, l);
+    } else {
+      error_expected("a system declaration (instance, link, closed, invariant or reachable)");
+    }
   }
 
   void item(ast::Machine& m) {
@@ -431,9 +506,18 @@ class Parser {
     if (cur().kind == Tok::Ident && !reserved(cur().text)) {
       name = std::string(cur().text);
       advance();
+      if (sys_ && (name == "queued" || name == "empty") && accept_punct("(")) {
+        int e = make(ast::ExprKind::Name, l, name);
+        std::string inst, out;
+        if (ident(inst, "an instance name") && expect_punct(".") && ident(out, "an output name")) expect_punct(")");
+        f_.exprs[e].member = inst + "." + out;
+        return e;
+      }
+      if (sys_ && accept_word("in")) return in_states(l, name);
       if (accept_punct(".")) {
         std::string mem;
-        ident(mem, "an enum member after '.'");
+        if (sys_ && accept_word("state")) mem = "state";
+        else ident(mem, "an enum member after '.'");
         int e = make(ast::ExprKind::Member, l, name);
         f_.exprs[e].member = mem;
         return e;
@@ -444,6 +528,23 @@ class Parser {
     return make(ast::ExprKind::Int, l);
   }
 
+  // `inst in S` / `inst in {S, T}` (systems): inst.state == S || inst.state == T.
+  int in_states(ir::SrcLoc l, const std::string& inst) {
+    bool set = accept_punct("{");
+    int r = -1;
+    do {
+      ir::SrcLoc sl = loc();
+      std::string st;
+      if (!ident(st, "a state name")) return make(ast::ExprKind::Int, l);
+      int lhs = make(ast::ExprKind::Member, l, inst);
+      f_.exprs[lhs].member = "state";
+      int eq = make(ast::ExprKind::Binary, sl, "==", lhs, make(ast::ExprKind::Name, sl, st));
+      r = r < 0 ? eq : make(ast::ExprKind::Binary, sl, "||", r, eq);
+    } while (set && accept_punct(","));
+    if (set) expect_punct("}");
+    return r;
+  }
+
   const std::vector<Token>& t_;
   const LineMap& lines_;
   Reporter& rep_;
@@ -451,6 +552,7 @@ class Parser {
   size_t pos_ = 0;
   bool ok_ = true;
   bool no_index_ = false;  // parsing the bounds of a range type
+  bool sys_ = false;       // inside a system: queued(i.o), empty(i.o), i.state
 };
 
 }  // namespace

@@ -43,16 +43,17 @@ struct Tally {
 
 class MachineProver {
  public:
-  MachineProver(const ir::Machine& m, const Options& opt) : m_(m), opt_(opt), enc_(ctx_, m) {}
+  MachineProver(const ir::Machine& m, const Options& opt, const ir::System* sys = nullptr)
+      : m_(m), opt_(opt), sys_(sys), enc_(ctx_, m) {}
 
   // Runs every obligation; returns true iff all hold. Appends the machine's report to `out`.
   bool run(std::string& out) {
     Clock::time_point t0 = Clock::now();
-    out += "machine " + m_.name + " (" + m_.spec_path + ")\n";
+    out += std::string(sys_ ? "system " : "machine ") + m_.name + " (" + m_.spec_path + ")\n";
     bool error = false;
     try {
       invariants();
-      guards();
+      if (!sys_) guards();  // a system's handlers are its instances' (proved there)
       reachability();
     } catch (const z3::exception& e) {
       error = true;
@@ -70,6 +71,11 @@ class MachineProver {
       if (!l.method.empty()) out += " [" + l.method + "] " + seconds(l.secs);
       out += "\n";
       for (const std::string& d : l.details) out += "    " + d + "\n";
+    }
+    if (sys_) {
+      out += "summary " + m_.name + ": " + inv_.str() + " invariants, " + goals_.str() + " goals, " +
+             (all ? "proved" : "FAILED") + ", " + seconds(since(t0)) + "\n";
+      return all;
     }
     out += "summary " + m_.name + ": " + inv_.str() + " invariants, " + states_.str() + " states reachable, " +
            goals_.str() + " goals, " + pairs_.str() + " guard pairs exclusive, " + fires_.str() + " transitions fire, " + (all ? "proved" : "FAILED") +
@@ -97,9 +103,19 @@ class MachineProver {
     }
     l.details.push_back("counterexample (" + std::to_string(w[0]->steps) + " steps):");
     for (size_t i = 0; i < w[0]->trace.size(); ++i)
-      l.details.push_back("  " + std::to_string(i + 1) + ". " + w[0]->trace[i]);
-    l.details.push_back("state: " + w[0]->state);
+      l.details.push_back("  " + std::to_string(i + 1) + ". " + (sys_ ? strip_state(w[0]->trace[i]) : w[0]->trace[i]));
+    // A system has one product state: its instances' states are variables "i.state".
+    l.details.push_back("state: " + (sys_ ? after_first_word(w[0]->state) : w[0]->state));
     if (show_event) l.details.push_back("event: " + w[0]->input);
+  }
+
+  static std::string strip_state(const std::string& step) {
+    size_t k = step.rfind(" -> ");
+    return k == std::string::npos ? step : step.substr(0, k);
+  }
+  static std::string after_first_word(const std::string& st) {
+    size_t k = st.find(' ');
+    return k == std::string::npos ? std::string() : st.substr(k + 1);
   }
 
   std::string unknown() const {
@@ -120,6 +136,11 @@ class MachineProver {
 
   void invariants() {
     claims_ = enc_.claims();
+    // A system's instance invariants (after its reported ones) are lemmas: used when proven,
+    // never reported.
+    if (sys_)
+      for (Claim& cl : claims_)
+        if (cl.kind == Claim::Kind::User && cl.index >= sys_->reported_invariants) cl.kind = Claim::Kind::Helper;
     proven_.assign(claims_.size(), false);
     Clock::time_point t0 = Clock::now();
     std::vector<bool> init = hold_initially(enc_, claims_, opt_.timeout_ms);
@@ -213,7 +234,7 @@ class MachineProver {
   // would have to happen instead.
   void unreachable(Line& l, size_t i) {
     l.details.push_back("unreachable: no reachable state satisfies it, so there is no trace to show");
-    if (i >= m_.states.size()) return;
+    if (sys_ || i >= m_.states.size()) return;
     std::vector<std::string> into;
     for (const ir::Transition& t : m_.transitions)
       if (t.target == i && t.state != i)
@@ -265,7 +286,9 @@ class MachineProver {
   void reachability() {
     std::vector<Target> targets;
     std::vector<std::string> names;
-    for (uint32_t st = 0; st < m_.states.size(); ++st) {
+    const size_t nstates = sys_ ? 0 : m_.states.size();
+    // A system proves its goals only: its states and transitions are its instances'.
+    for (uint32_t st = 0; st < (sys_ ? 0u : m_.states.size()); ++st) {
       targets.push_back([this, st](const Frame& f, const Input&) {
         return f.state == ctx_.bv_val(st, enc_.state_width());
       });
@@ -278,7 +301,7 @@ class MachineProver {
     }
     const size_t first_tr = targets.size();
     std::vector<uint32_t> trs;  // transition index of target first_tr + j
-    for (uint32_t st = 0; st < m_.states.size(); ++st) {
+    for (uint32_t st = 0; st < (sys_ ? 0u : m_.states.size()); ++st) {
       for (uint32_t ev = 0; ev < m_.events.size(); ++ev) {
         const ir::Handler& h = m_.handler(st, ev);
         if (h.kind != ir::HandlerKind::Handle) continue;
@@ -364,15 +387,16 @@ class MachineProver {
           else unreachable(l, i);
         }
       }
-      if (i < m_.states.size() && refuted[i] >= 0) state_dead[i] = true;
-      if (i < m_.states.size() && !l.ok && l.method == "pdr") state_dead[i] = true;
-      (is_tr ? fires_ : i < m_.states.size() ? states_ : goals_).add(l.ok);
+      if (i < nstates && refuted[i] >= 0) state_dead[i] = true;
+      if (i < nstates && !l.ok && l.method == "pdr") state_dead[i] = true;
+      (is_tr ? fires_ : i < nstates ? states_ : goals_).add(l.ok);
       lines_.push_back(std::move(l));
     }
   }
 
   const ir::Machine& m_;
   const Options& opt_;
+  const ir::System* sys_;  // proving a system's product machine
   z3::context ctx_;
   Encoder enc_;
   std::optional<Bmc> bmc_;
@@ -398,7 +422,19 @@ bool prove(const ir::Module& m, const Options& opt, std::string& out) {
     }
     failed += ok ? 0 : 1;
   }
+  for (const ir::System& sy : m.systems) {
+    bool ok = false;
+    try {
+      MachineProver p(sy.product, opt, &sy);
+      ok = p.run(out);
+    } catch (const std::exception& e) {
+      out += "system " + sy.name + ": error: " + e.what() + "\n";
+      out += "summary " + sy.name + ": FAILED\n";
+    }
+    failed += ok ? 0 : 1;
+  }
   out += "total: " + std::to_string(m.machines.size()) + " machines, ";
+  if (!m.systems.empty()) out += std::to_string(m.systems.size()) + " systems, ";
   out += failed == 0 ? "all proved" : std::to_string(failed) + " FAILED";
   out += " in " + seconds(since(t0)) + "\n";
   return failed == 0;

@@ -18,7 +18,8 @@ struct Options {
   uint32_t timeout_ms = 60000; // limit of each solver query
 };
 
-// Proves every obligation of every machine in the module. Appends a human-readable report
+// Proves every obligation of every machine in the module, then of every system (its product
+// machine, ir::System::product: its invariants, capacity_<link>, ranges and goals). Appends a human-readable report
 // (per-obligation lines, counterexamples, and a per-machine summary line with times) to `out`.
 // Returns true iff every obligation holds. Never throws Z3 errors; they become failure lines.
 bool prove(const ir::Module& m, const Options& opt, std::string& out);
