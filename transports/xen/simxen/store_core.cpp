@@ -184,15 +184,22 @@ int StoreCore::create(ConnId c, Tree& t, Tx* tx, const std::string& path, std::s
   return 0;
 }
 
+// The shared start of every read-only request: the canonical path, the tree of the connection
+// or its transaction, the read noted for the transaction's conflict check, and read access.
+int StoreCore::read_node(ConnId c, uint32_t txid, std::string_view in, Tree** tree, Node** node,
+                         std::string* path) {
+  Tx* tx;
+  if (int err = canonical(c, in, path)) return err;
+  if (int err = tree_for(c, txid, tree, &tx)) return err;
+  note_read(tx, **tree, *path);
+  return access(c, **tree, *path, kRead, node);
+}
+
 int StoreCore::read(ConnId c, uint32_t txid, std::string_view in, std::string* value) {
   std::string path;
   Tree* t;
-  Tx* tx;
-  if (int err = canonical(c, in, &path)) return err;
-  if (int err = tree_for(c, txid, &t, &tx)) return err;
   Node* n = nullptr;
-  note_read(tx, *t, path);
-  if (int err = access(c, *t, path, kRead, &n)) return err;
+  if (int err = read_node(c, txid, in, &t, &n, &path)) return err;
   *value = n->value;
   return 0;
 }
@@ -260,12 +267,8 @@ int StoreCore::rm(ConnId c, uint32_t txid, std::string_view in) {
 int StoreCore::directory(ConnId c, uint32_t txid, std::string_view in, std::vector<std::string>* names) {
   std::string path;
   Tree* t;
-  Tx* tx;
-  if (int err = canonical(c, in, &path)) return err;
-  if (int err = tree_for(c, txid, &t, &tx)) return err;
   Node* n = nullptr;
-  note_read(tx, *t, path);
-  if (int err = access(c, *t, path, kRead, &n)) return err;
+  if (int err = read_node(c, txid, in, &t, &n, &path)) return err;
   *names = children(*t, path);
   return 0;
 }
@@ -273,12 +276,8 @@ int StoreCore::directory(ConnId c, uint32_t txid, std::string_view in, std::vect
 int StoreCore::get_perms(ConnId c, uint32_t txid, std::string_view in, std::vector<WirePerm>* perms) {
   std::string path;
   Tree* t;
-  Tx* tx;
-  if (int err = canonical(c, in, &path)) return err;
-  if (int err = tree_for(c, txid, &t, &tx)) return err;
   Node* n = nullptr;
-  note_read(tx, *t, path);
-  if (int err = access(c, *t, path, kRead, &n)) return err;
+  if (int err = read_node(c, txid, in, &t, &n, &path)) return err;
   *perms = n->perms;
   return 0;
 }

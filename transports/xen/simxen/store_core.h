@@ -100,6 +100,8 @@ class StoreCore {
   int access(ConnId c, Tree& t, const std::string& path, uint8_t want, Node** node);
   int from_parents(ConnId c, Tree& t, const std::string& path, uint8_t want);
   void note_read(Tx* tx, Tree& t, const std::string& path);
+  int read_node(ConnId c, uint32_t txid, std::string_view in, Tree** tree, Node** node,
+                std::string* path);
   int create(ConnId c, Tree& t, Tx* tx, const std::string& path, std::string_view value);
   void changed(Tree& t, Tx* tx, const std::string& path, bool subtree_removed, bool notify);
   void fire(const std::string& path, bool subtree_removed);
