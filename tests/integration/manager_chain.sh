@@ -33,11 +33,11 @@ step "instance $U1: first start creates its record; write"
 start_instance "$S1" "$U1" "$W/v1.log"
 tpm_ok "nvdefine" tpm2_nvdefine "$NV_INDEX" -C o -s 16 -a "ownerread|ownerwrite"
 nv_write_new "$W/d1.bin"
-G1=$(generation_of "$U1")
+G1=$(generation_after "$U1" 0)
 ((G1 > 0)) || fail "generation $G1 after the first write"
 cp -a "$S1" "$W/s1.old"
 nv_write_new "$W/d2.bin"
-G2=$(generation_of "$U1")
+G2=$(generation_after "$U1" "$G1")
 ((G2 > G1)) || fail "the generation did not grow with a new write ($G1 -> $G2)"
 stop_instance
 

@@ -70,10 +70,10 @@ step "instance: write, copy, write again"
 start_instance "$S1" "$U1" "$W/v1.log"
 tpm_ok "nvdefine" tpm2_nvdefine "$NV_INDEX" -C o -s 16 -a "ownerread|ownerwrite"
 nv_write_new "$W/d1.bin"
-G1=$(generation_of "$U1")
+G1=$(generation_after "$U1" 0)
 cp -a "$S1" "$W/s1.old"
 nv_write_new "$W/d2.bin"
-G2=$(generation_of "$U1")
+G2=$(generation_after "$U1" "$G1")
 ((G2 > G1 && G1 > 0)) || fail "generations $G1 then $G2: must be > 0 and grow"
 stop_instance
 step "restart vtpmd and read back"

@@ -72,6 +72,20 @@ generation_of() {
   printf '%s' "${BASH_REMATCH[1]}"
 }
 
+# generation_after UUID PREV: the record's generation once it is above PREV, waiting at most 30 s
+# (a write's Commit reaches the manager with the instance's next write or after 20 ms without
+# input, so it lags the write's answer); prints the last value seen if it never grows, and the
+# caller's check then fails with it.
+generation_after() {
+  local g deadline=$((${EPOCHREALTIME/[.,]/} + 30000000))
+  g=$(generation_of "$1")
+  while ((g <= $2)) && ((${EPOCHREALTIME/[.,]/} < deadline)); do
+    sleep 0.02
+    g=$(generation_of "$1")
+  done
+  printf '%s' "$g"
+}
+
 new_uuid() { cat /proc/sys/kernel/random/uuid; }
 
 # start_instance STATE UUID LOG: vtpmd keyed by the manager on tcp ports; then CMD_INIT and
